@@ -1,0 +1,83 @@
+#include "framework/run/Job.h"
+
+#include "framework/config/Value.h"
+#include "framework/core/Hash.h"
+#include "framework/core/Options.h"
+
+namespace prunelab::run {
+
+const std::vector<std::string>& pluginSections() {
+  static const std::vector<std::string> kSections = {"model", "dataset", "pruner", "eval"};
+  return kSections;
+}
+
+namespace {
+std::set<std::string> nonOptionKeys() {
+  std::set<std::string> keys(pluginSections().begin(), pluginSections().end());
+  keys.insert("hydra");
+  return keys;
+}
+}  // namespace
+
+Job prepareJob(const config::Composer& composer, const std::vector<std::string>& overrides,
+               const Registries& registries) {
+  Job job;
+  job.composition = composer.compose(overrides);
+  job.resolved = config::resolve(job.composition.config);
+  const OriginMap* origins = &job.composition.origins;
+  const YAML::Node& cfg = job.resolved;
+  PL_CHECK(cfg.IsMap(), "the composed config is not a mapping: check {}/config.yaml", composer.configDir().string());
+
+  job.options = parseOptions<RunOptions>(cfg, "", origins, nonOptionKeys());
+  job.normalized = config::clone(cfg);
+  for (const char* required : {"model", "dataset", "pruner"}) {
+    PL_CHECK(cfg[required] && !cfg[required].IsNull(),
+             "the config has no '{}' section: select one with {}=NAME (options: {})", required, required,
+             quotedList(composer.groupOptions(required)));
+  }
+  job.normalized["model"] = registries.models.parse(cfg["model"], "model", origins);
+  job.normalized["dataset"] = registries.datasets.parse(cfg["dataset"], "dataset", origins);
+  job.normalized["pruner"] = registries.pruners.parse(cfg["pruner"], "pruner", origins);
+  if (cfg["eval"] && !cfg["eval"].IsNull()) {
+    PL_CHECK(cfg["eval"].IsMap(), "eval: expected a mapping of evaluator name -> settings (with 'type:')");
+    YAML::Node evals(YAML::NodeType::Map);
+    for (auto it = cfg["eval"].begin(); it != cfg["eval"].end(); ++it) {
+      const std::string name = it->first.as<std::string>();
+      evals[name] = registries.evaluators.parse(it->second, "eval." + name, origins);
+    }
+    job.normalized["eval"] = evals;
+  }
+  YAML::Node hashed = config::clone(job.normalized);
+  hashed.remove("hydra");
+  hashed.remove("output_root");
+  job.configHash = sha256Hex(config::canonicalJson(hashed));
+  return job;
+}
+
+std::vector<std::string> configSweepParams(const YAML::Node& composed) {
+  std::vector<std::string> out;
+  YAML::Node params = composed["hydra"] ? composed["hydra"]["sweeper"] : YAML::Node();
+  if (params) params = params["params"];
+  if (!params || params.IsNull()) return out;
+  PL_CHECK(params.IsMap(), "hydra.sweeper.params must map keys to sweep strings, e.g. pruner.sparsity: 0.3,0.5");
+  for (auto it = params.begin(); it != params.end(); ++it) {
+    PL_CHECK(it->second.IsScalar(), "hydra.sweeper.params.{}: expected a sweep string like 'a,b,c'",
+             it->first.as<std::string>());
+    out.push_back(it->first.as<std::string>() + "=" + it->second.Scalar());
+  }
+  return out;
+}
+
+std::string overrideKey(const std::string& override) {
+  std::size_t start = override.find_first_not_of("+~");
+  if (start == std::string::npos) return "";
+  auto eq = override.find('=', start);
+  return override.substr(start, eq == std::string::npos ? std::string::npos : eq - start);
+}
+
+bool isSweepOverride(const std::string& override) {
+  auto expanded = config::expandSweep({override});
+  return expanded.size() != 1 || expanded[0].size() != 1 || expanded[0][0] != override;
+}
+
+}  // namespace prunelab::run

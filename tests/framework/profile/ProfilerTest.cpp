@@ -1,0 +1,68 @@
+#include <gtest/gtest.h>
+
+#include <torch/torch.h>
+
+#include "framework/profile/MemoryTracker.h"
+#include "framework/profile/Profiler.h"
+
+namespace prunelab::profile {
+namespace {
+
+constexpr std::int64_t kMiB = 1024 * 1024;
+
+TEST(Profiler, PeakOfA256MiBTensorShowsInItsStageOnly) {
+  Profiler profiler;
+  {
+    auto stage = profiler.stage("big");
+    auto t = torch::ones({256 * kMiB / 4}, torch::kFloat32);  // 256 MiB
+    EXPECT_GE(MemoryTracker::currentBytes(), 256 * kMiB);
+  }
+  {
+    auto stage = profiler.stage("small");
+    auto t = torch::ones({1024}, torch::kFloat32);
+  }
+  ASSERT_EQ(profiler.records().size(), 2u);
+  const auto& big = profiler.records()[0];
+  const auto& small = profiler.records()[1];
+  EXPECT_EQ(big.stage, "big");
+  EXPECT_GE(big.peakTensorBytes - big.tensorBytesStart, 256 * kMiB);
+  EXPECT_LT(small.peakTensorBytes - small.tensorBytesStart, 1 * kMiB);
+  EXPECT_GT(big.seconds, 0.0);
+  EXPECT_EQ(big.status, "FINISHED");
+}
+
+TEST(Profiler, NestedStageKeepsOuterPeak) {
+  Profiler profiler;
+  {
+    auto outer = profiler.stage("outer");
+    {
+      auto inner = profiler.stage("inner");
+      auto t = torch::ones({64 * kMiB / 4}, torch::kFloat32);
+    }
+    auto u = torch::ones({1024}, torch::kFloat32);
+  }
+  ASSERT_EQ(profiler.records().size(), 2u);
+  EXPECT_EQ(profiler.records()[0].stage, "inner");
+  EXPECT_EQ(profiler.records()[1].stage, "outer");
+  EXPECT_GE(profiler.records()[1].peakTensorBytes - profiler.records()[1].tensorBytesStart, 64 * kMiB);
+}
+
+TEST(Profiler, StageLeftByExceptionIsFailed) {
+  Profiler profiler;
+  try {
+    auto stage = profiler.stage("boom");
+    throw std::runtime_error("x");
+  } catch (const std::runtime_error&) {
+  }
+  ASSERT_EQ(profiler.records().size(), 1u);
+  EXPECT_EQ(profiler.records()[0].status, "FAILED");
+}
+
+TEST(Profiler, RssIsReadFromProc) {
+  auto rss = readRss();
+  EXPECT_GT(rss.current, 0);
+  EXPECT_GE(rss.peak, rss.current);
+}
+
+}  // namespace
+}  // namespace prunelab::profile
