@@ -42,6 +42,7 @@ void Progress::advance(std::int64_t n, const std::string& note) {
   const auto now = std::chrono::steady_clock::now();
   const double sinceDraw = std::chrono::duration<double>(now - lastDraw_).count();
   const double fraction = total_ > 0 ? static_cast<double>(done_) / total_ : 0.0;
+  if (done_ >= total_) return;  // finish() prints the closing line
   if (tty_ ? sinceDraw >= 0.1 : (fraction - lastFraction_ >= 0.25 || sinceDraw >= 30.0)) {
     draw(false);
     lastDraw_ = now;

@@ -23,7 +23,11 @@ Job prepareJob(const config::Composer& composer, const std::vector<std::string>&
                const Registries& registries) {
   Job job;
   job.composition = composer.compose(overrides);
-  job.resolved = config::resolve(job.composition.config);
+  // `hydra` holds sweep settings only (consumed by runCommand); its keys may contain dots
+  // ("pruner.sparsity"), which are not config paths, so it is left out of resolution.
+  YAML::Node unresolved = config::clone(job.composition.config);
+  if (unresolved.IsMap()) unresolved.remove("hydra");
+  job.resolved = config::resolve(unresolved);
   const OriginMap* origins = &job.composition.origins;
   const YAML::Node& cfg = job.resolved;
   PL_CHECK(cfg.IsMap(), "the composed config is not a mapping: check {}/config.yaml", composer.configDir().string());
@@ -48,7 +52,6 @@ Job prepareJob(const config::Composer& composer, const std::vector<std::string>&
     job.normalized["eval"] = evals;
   }
   YAML::Node hashed = config::clone(job.normalized);
-  hashed.remove("hydra");
   hashed.remove("output_root");
   job.configHash = sha256Hex(config::canonicalJson(hashed));
   return job;

@@ -186,6 +186,15 @@ RunOutcome Runner::run(const Job& job, const fs::path& requestedDir, const std::
       pruned = pruner->prune(pctx);
     }
     store_.putLayers(outcome.runId, pruned.layers);
+    {
+      // Overall achieved sparsity of the pruned matrices, weighted by size: the x-axis of most tables.
+      double zeros = 0, total = 0;
+      for (const auto& l : pruned.layers) {
+        zeros += l.achievedSparsity * static_cast<double>(l.numel);
+        total += static_cast<double>(l.numel);
+      }
+      if (total > 0) pruned.metrics.push_back({"prune/targets/all/achieved_sparsity", zeros / total, 0, "runner-1"});
+    }
     if (!pruned.metrics.empty()) store_.putMetrics(outcome.runId, pruned.metrics);
 
     for (auto& [name, evaluator] : evaluators) {
