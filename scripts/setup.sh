@@ -8,7 +8,7 @@ packages=(
   build-essential cmake git ccache pkg-config
   libtorch-dev libopenblas0-pthread          # LibTorch (CPU) and a fast BLAS for it (else ~100x slower)
   libyaml-cpp-dev libsqlitecpp-dev libsqlite3-dev sqlite3 libfmt-dev libcli11-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libssl-dev libstb-dev
   dataset-fashion-mnist                      # the real images everything is trained and evaluated on
 )
 missing=()

@@ -7,6 +7,7 @@
 
 #ifdef PRUNELAB_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <torch/cuda.h>
 #endif
 

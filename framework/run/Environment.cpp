@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -73,6 +74,14 @@ std::string environmentJson() {
 #else
   j["cuda_build"] = false;
 #endif
+  // Which BLAS the loader picked (Debian's alternatives decide; reference BLAS is ~100x slower).
+  std::ifstream maps("/proc/self/maps");
+  std::set<std::string> blas;
+  for (std::string line; std::getline(maps, line);) {
+    auto slash = line.find('/');
+    if (slash != std::string::npos && line.find("blas", slash) != std::string::npos) blas.insert(line.substr(slash));
+  }
+  j["blas_libraries"] = blas;
   j["intra_op_threads"] = at::get_num_threads();
   j["inter_op_threads"] = at::get_num_interop_threads();
   j["parallel_info"] = at::get_parallel_info();
