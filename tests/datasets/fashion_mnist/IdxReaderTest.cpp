@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include "tests/support/Fixtures.h"
 #include <unistd.h>
 #include <zlib.h>
 
@@ -87,23 +89,14 @@ void expectError(const std::function<void()>& fn, const std::vector<std::string>
 
 class IdxReaderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() / ("prunelab_idx_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
   // Writes a consistent t10k split of `count` 2x3 images under dir_.
   void writeSplit(uint32_t count, const Bytes& labels) {
     writeGz(dir_ / "t10k-images-idx3-ubyte.gz", imagesFile(count, 2, 3, iota(count * 6)));
     writeGz(dir_ / "t10k-labels-idx1-ubyte.gz", labelsFile(uint32_t(labels.size()), labels));
   }
 
-  fs::path dir_;
+  prunelab::testing::TempDir tmp_;
+  fs::path dir_{tmp_.path()};
 };
 
 TEST_F(IdxReaderTest, ReadsGzipImagesAndLabels) {

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/Assertions.h"
 #include "framework/config/Composer.h"
 #include "framework/config/Value.h"
 #include "framework/core/Error.h"
@@ -17,16 +18,7 @@ namespace fs = std::filesystem;
 namespace prunelab::config {
 namespace {
 
-std::string errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-#define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
+using testing::errorOf;
 
 // A throw-away config directory `<tmp>/conf`, removed at the end of the test.
 class ConfDir {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/Assertions.h"
 #include "framework/config/Composer.h"
 #include "framework/config/Interpolator.h"
 #include "framework/config/Value.h"
@@ -13,16 +14,7 @@
 namespace prunelab::config {
 namespace {
 
-std::string errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-#define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
+using testing::errorOf;
 
 TEST(InterpolatorTest, AbsoluteReferenceKeepsTheReferencedKind) {
   const YAML::Node r =

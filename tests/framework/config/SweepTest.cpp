@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/Assertions.h"
 #include "framework/config/Composer.h"
 #include "framework/core/Error.h"
 
@@ -12,16 +13,7 @@ namespace {
 
 using Jobs = std::vector<std::vector<std::string>>;
 
-std::string errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-#define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
+using testing::errorOf;
 
 TEST(SweepTest, NoOverridesIsOneEmptyJob) { EXPECT_EQ(expandSweep({}), Jobs{{}}); }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/Assertions.h"
 #include "framework/config/Value.h"
 #include "framework/config/YamlFile.h"
 #include "framework/core/Error.h"
@@ -14,16 +15,7 @@ namespace {
 // The node a YAML file gives for `v: <text>`.
 YAML::Node yamlValue(const std::string& text) { return YAML::Load("v: " + text)["v"]; }
 
-std::string errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-#define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
+using testing::errorOf;
 
 TEST(ValueTest, YamlScalarsFollowOmegaConfTyping) {
   EXPECT_EQ(scalarKind(yamlValue("1e-3")), ScalarKind::Float);

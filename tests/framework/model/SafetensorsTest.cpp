@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include "tests/support/Fixtures.h"
 #include <unistd.h>
 
 #include <atomic>
@@ -54,16 +56,6 @@ Bytes le64(uint64_t v) {
 
 class SafetensorsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    static std::atomic<int> counter{0};
-    dir_ = fs::temp_directory_path() / ("prunelab_st_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
   void writeBytes(const fs::path& path, const Bytes& bytes) {
     std::ofstream out(path, std::ios::binary);
     out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
@@ -84,7 +76,8 @@ class SafetensorsTest : public ::testing::Test {
     return dir_ / name;
   }
 
-  fs::path dir_;
+  prunelab::testing::TempDir tmp_;
+  fs::path dir_{tmp_.path()};
 };
 
 TEST_F(SafetensorsTest, RoundTripsEveryDtypeBitExactly) {
