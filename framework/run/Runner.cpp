@@ -194,6 +194,17 @@ RunOutcome Runner::run(const Job& job, const fs::path& requestedDir, const std::
         total += static_cast<double>(l.numel);
       }
       if (total > 0) pruned.metrics.push_back({"prune/targets/all/achieved_sparsity", zeros / total, 0, "runner-1"});
+      // Model size and non-zeros after pruning (design.md §7).
+      std::int64_t params = 0, nonzero = 0, bytes = 0;
+      torch::NoGradGuard noGrad;
+      for (const auto& p : model->module().parameters()) {
+        params += p.numel();
+        nonzero += p.count_nonzero().item<std::int64_t>();
+        bytes += p.numel() * static_cast<std::int64_t>(p.element_size());
+      }
+      pruned.metrics.push_back({"model/all/all/params", static_cast<double>(params), 0, "runner-1"});
+      pruned.metrics.push_back({"model/all/all/nonzero", static_cast<double>(nonzero), 0, "runner-1"});
+      pruned.metrics.push_back({"model/all/all/bytes", static_cast<double>(bytes), 0, "runner-1"});
     }
     if (!pruned.metrics.empty()) store_.putMetrics(outcome.runId, pruned.metrics);
 
