@@ -54,10 +54,10 @@ std::vector<store::MetricRecord> ClassificationAccuracy::evaluate(run::EvalConte
   }
   const std::string prefix = "cls/" + ctx.data.name() + "/" + options_.split + "/";
   std::vector<store::MetricRecord> out;
-  out.push_back({prefix + "acc", 100.0 * static_cast<double>(top1) / static_cast<double>(total)});
-  if (classes >= 5) out.push_back({prefix + "acc5", 100.0 * static_cast<double>(top5) / static_cast<double>(total)});
-  out.push_back({prefix + "mean_per_class_recall", 100.0 * recallSum / present});
-  out.push_back({prefix + "count", static_cast<double>(total)});
+  out.push_back({prefix + "acc", 100.0 * static_cast<double>(top1) / static_cast<double>(total), 0, ""});
+  if (classes >= 5) out.push_back({prefix + "acc5", 100.0 * static_cast<double>(top5) / static_cast<double>(total), 0, ""});
+  out.push_back({prefix + "mean_per_class_recall", 100.0 * recallSum / present, 0, ""});
+  out.push_back({prefix + "count", static_cast<double>(total), 0, ""});
   return out;
 }
 

@@ -1,0 +1,13 @@
+#pragma once
+
+namespace prunelab::evaluators {
+
+// Versions stored with every metric, shared by the in-process evaluators and `prunelab score` so numbers
+// from both paths carry the same stamp. Bump one when the numbers its metric code produces would change.
+
+/// VQA accuracy (VqaEval: vqaEval.py cleaning, normalisation and aggregation).
+inline constexpr char kVqaEvaluatorVersion[] = "vqa-1";
+/// COCO caption metrics (CaptionScorer: cocoTokenize, BLEU-1..4, CIDEr-D, ROUGE-L).
+inline constexpr char kCaptionEvaluatorVersion[] = "caption-1";
+
+}  // namespace prunelab::evaluators

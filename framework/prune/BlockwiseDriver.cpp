@@ -1,0 +1,89 @@
+#include "framework/prune/BlockwiseDriver.h"
+
+#include <map>
+#include <numeric>
+#include <random>
+
+#include "framework/core/Error.h"
+#include "framework/core/Progress.h"
+
+namespace prunelab::prune {
+
+std::vector<model::Batch> calibrationBatches(const data::DataSource& data, const CalibrationOptions& options) {
+  PL_CHECK(options.numSamples > 0, "calibration needs at least one sample (nsamples > 0), got {}", options.numSamples);
+  PL_CHECK(options.batchSize > 0, "calibration batch size must be positive, got {}", options.batchSize);
+  auto split = data.split(options.split);
+  PL_CHECK(split->size() >= options.numSamples,
+           "calibration asks for {} samples but split '{}' has {}: lower nsamples or pick a larger split",
+           options.numSamples, options.split, split->size());
+  data::BatchSampler sampler(*split, options.batchSize, /*shuffle=*/true, options.seed, options.numSamples);
+  std::vector<model::Batch> batches;
+  for (std::int64_t b = 0; b < sampler.numBatches(); ++b) batches.push_back(sampler.batch(b));
+  return batches;
+}
+
+namespace {
+// Removes the observers even when pruning throws, so a failed run leaves no hooks behind.
+struct ObserverGuard {
+  std::vector<model::LinearRef> layers;
+  ~ObserverGuard() {
+    for (auto& l : layers) l.layer->setObserver({});
+  }
+};
+}  // namespace
+
+std::vector<store::LayerRecord> runBlockwise(model::Model& model, const std::vector<model::Batch>& calibration,
+                                             const std::vector<model::LinearRef>& targets,
+                                             const BlockwiseCallbacks& callbacks) {
+  PL_CHECK(!calibration.empty(), "blockwise pruning needs calibration batches");
+  // Group the targets by (stack, block).
+  std::map<std::string, std::map<int, std::vector<model::LinearRef>>> byBlock;
+  std::map<std::string, bool> stackKnown;
+  for (const auto& s : model.stacks()) stackKnown[s.name] = true;
+  for (const auto& t : targets) {
+    PL_CHECK(t.block >= 0 && stackKnown.count(t.stack),
+             "target '{}' is not inside a block of a stack, so it cannot be pruned blockwise: exclude it from the "
+             "pruner's targets",
+             t.name);
+    byBlock[t.stack][t.block].push_back(t);
+  }
+  std::int64_t totalBlocks = 0;
+  for (const auto& s : model.stacks()) totalBlocks += byBlock.count(s.name) ? s.numBlocks : 0;
+
+  std::vector<store::LayerRecord> records;
+  torch::NoGradGuard noGrad;
+  model.module().eval();
+  Progress progress("blockwise prune", totalBlocks, "block");
+  for (const auto& stack : model.stacks()) {
+    if (!byBlock.count(stack.name)) continue;  // nothing to prune here; later stacks run it inside stackInputs
+    std::vector<model::Batch> states;
+    states.reserve(calibration.size());
+    for (const auto& batch : calibration) states.push_back(model.stackInputs(stack.name, batch));
+    for (int block = 0; block < stack.numBlocks; ++block) {
+      auto it = byBlock[stack.name].find(block);
+      if (it != byBlock[stack.name].end()) {
+        std::vector<std::unique_ptr<LayerObserver>> observers;
+        {
+          ObserverGuard guard{it->second};
+          for (auto& layer : it->second) {
+            observers.push_back(callbacks.makeObserver ? callbacks.makeObserver(layer) : nullptr);
+            LayerObserver* obs = observers.back().get();
+            if (obs) layer.layer->setObserver([obs](const torch::Tensor& x) { obs->observe(x); });
+          }
+          if (callbacks.makeObserver) {
+            for (const auto& state : states) model.forwardBlock(stack.name, block, state);  // dense pass
+          }
+        }
+        for (std::size_t i = 0; i < it->second.size(); ++i)
+          records.push_back(callbacks.pruneLayer(it->second[i], observers[i].get()));
+      }
+      // Replay with the pruned weights so the next block sees pruned outputs.
+      for (auto& state : states) state = model.forwardBlock(stack.name, block, state);
+      progress.advance();
+    }
+  }
+  progress.finish();
+  return records;
+}
+
+}  // namespace prunelab::prune

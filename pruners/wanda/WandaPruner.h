@@ -1,0 +1,60 @@
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "framework/core/Error.h"
+#include "framework/core/Suggest.h"
+#include "framework/prune/Pruner.h"
+
+namespace prunelab::pruners {
+
+/// Wanda (spec-pruners.md §2): score |W|·‖X_j‖ from the blockwise driver's dense pass, selected
+/// per output row (exactly int(in·s) per row, stable tie order), per matrix (the threshold mode
+/// ECoFLaP uses for ViTs), N:M, or the adaptive `variant`. Uniform sparsity over the targets.
+class WandaPruner : public prune::Pruner {
+ public:
+  struct Options {
+    double sparsity = 0.5;
+    std::string selection = "per_row";
+    std::int64_t nm_n = 2;
+    std::int64_t nm_m = 4;
+    std::vector<std::string> targets = {"*.blocks.*"};
+    std::vector<std::string> exclude = {};
+    std::string calib_split = "train";
+    std::int64_t nsamples = 128;
+    std::int64_t calib_batch_size = 8;
+
+    template <class V>
+    void visit(V& v) {
+      v(sparsity, "sparsity", "fraction of each target's weights to remove, in [0, 1)");
+      v(selection, "selection", "per_row, per_matrix, nm or variant");
+      v(nm_n, "nm_n", "N of N:M (pruned per group), with selection=nm");
+      v(nm_m, "nm_m", "M of N:M (group width along the input), with selection=nm");
+      v(targets, "targets", "globs over canonical linear names to prune");
+      v(exclude, "exclude", "globs of linears to keep");
+      v(calib_split, "calib_split", "data split the calibration samples come from");
+      v(nsamples, "nsamples", "calibration samples");
+      v(calib_batch_size, "calib_batch_size", "calibration samples per forward pass");
+    }
+    void validate() const {
+      PL_CHECK(sparsity >= 0.0 && sparsity < 1.0, "sparsity must be in [0, 1), got {}", sparsity);
+      const std::vector<std::string> kinds = {"per_row", "per_matrix", "nm", "variant"};
+      PL_CHECK(std::find(kinds.begin(), kinds.end(), selection) != kinds.end(), "selection '{}' is not known{}; use {}",
+               selection, didYouMean(selection, kinds), quotedList(kinds));
+      if (selection == "nm")
+        PL_CHECK(nm_n >= 1 && nm_n < nm_m, "N:M needs 1 <= nm_n < nm_m, got {}:{}", nm_n, nm_m);
+      PL_CHECK(nsamples > 0 && calib_batch_size > 0, "nsamples and calib_batch_size must be positive");
+    }
+  };
+
+  explicit WandaPruner(Options options) : options_(std::move(options)) {}
+  prune::PruneResult prune(prune::PruneContext& ctx) override;
+
+ private:
+  Options options_;
+};
+
+}  // namespace prunelab::pruners

@@ -1,0 +1,77 @@
+#include <gtest/gtest.h>
+
+#include "experiments/App.h"
+#include "framework/config/Composer.h"
+#include "framework/run/Job.h"
+#include "framework/run/Runner.h"
+#include "tests/support/Fixtures.h"
+
+namespace prunelab::pruners {
+namespace {
+
+class CalibratedPrunersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+    app::registerAllPlugins(registries_);
+  }
+  run::RunOutcome run(std::vector<std::string> extra) {
+    auto o = testing::tinyRunOverrides(dir_.path());
+    o.insert(o.end(), extra.begin(), extra.end());
+    run::Runner runner(registries_, store_, {":memory:", PRUNELAB_SOURCE_DIR, false, {}});
+    return runner.run(run::prepareJob(composer_, o, registries_));
+  }
+  std::vector<std::string> stageNames(const std::string& runId) {
+    std::vector<std::string> out;
+    for (const auto& s : store_.stages(runId)) out.push_back(s.stage);
+    return out;
+  }
+  run::Registries registries_;
+  testing::TempDir dir_;
+  store::RunStore store_{":memory:"};
+  config::Composer composer_{testing::repoConfigDir()};
+};
+
+TEST_F(CalibratedPrunersTest, WandaPerRowRemovesExactlyHalfOfEveryRow) {
+  auto r = run({"pruner=wanda", "pruner.nsamples=64"});
+  ASSERT_EQ(r.status, store::RunStatus::Finished) << r.error;
+  // Tiny MLP widths: fc0 is 32x784, fc1 is 16x32; int(in*0.5) zeros per row -> exactly 50%.
+  for (const auto& l : store_.layers(r.runId)) EXPECT_DOUBLE_EQ(l.achievedSparsity, 0.5) << l.name;
+  EXPECT_EQ(stageNames(r.runId), (std::vector<std::string>{"load", "prune", "calibrate", "fine", "evaluate:accuracy"}))
+      << "stages in start order; calibrate and fine nest inside prune";
+  EXPECT_GT(store_.metrics(r.runId)["cls/fashion_mnist/test/acc"], 20.0);
+}
+
+TEST_F(CalibratedPrunersTest, WandaNMKeepsTwoOfFour) {
+  auto r = run({"pruner=wanda", "pruner.selection=nm", "pruner.nsamples=16"});
+  ASSERT_EQ(r.status, store::RunStatus::Finished) << r.error;
+  for (const auto& l : store_.layers(r.runId)) {
+    EXPECT_DOUBLE_EQ(l.targetSparsity, 0.5);
+    EXPECT_DOUBLE_EQ(l.achievedSparsity, 0.5) << l.name;
+  }
+}
+
+TEST_F(CalibratedPrunersTest, SparseGptReachesTheTargetAndIsReproducible) {
+  auto a = run({"pruner=sparsegpt", "pruner.nsamples=64"});
+  auto b = run({"pruner=sparsegpt", "pruner.nsamples=64"});
+  ASSERT_EQ(a.status, store::RunStatus::Finished) << a.error;
+  ASSERT_EQ(b.status, store::RunStatus::Finished) << b.error;
+  auto la = store_.layers(a.runId), lb = store_.layers(b.runId);
+  ASSERT_EQ(la.size(), 2u);
+  for (std::size_t i = 0; i < la.size(); ++i) {
+    EXPECT_NEAR(la[i].achievedSparsity, 0.5, 0.01) << la[i].name;
+    EXPECT_EQ(la[i].maskSha256, lb[i].maskSha256);
+  }
+  auto ma = store_.metrics(a.runId), mb = store_.metrics(b.runId);
+  ma.erase("train/mlp/train/loss");  // only the first run trained; the second loaded the cached weights
+  EXPECT_EQ(ma, mb);
+}
+
+TEST_F(CalibratedPrunersTest, TooFewCalibrationSamplesFailTheRunWithAFix) {
+  auto r = run({"pruner=wanda", "pruner.nsamples=100000"});
+  EXPECT_EQ(r.status, store::RunStatus::Failed);
+  EXPECT_NE(r.error.find("lower nsamples"), std::string::npos) << r.error;
+}
+
+}  // namespace
+}  // namespace prunelab::pruners
