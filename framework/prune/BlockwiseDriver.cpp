@@ -6,8 +6,31 @@
 
 #include "framework/core/Error.h"
 #include "framework/core/Progress.h"
+#include "framework/prune/MaskOps.h"
+#include "framework/prune/Targets.h"
 
 namespace prunelab::prune {
+
+void BlockwiseSettings::validate() const {
+  PL_CHECK(nsamples > 0, "nsamples must be positive, got {}", nsamples);
+  PL_CHECK(calib_batch_size > 0, "calib_batch_size must be positive, got {}", calib_batch_size);
+  PL_CHECK(!targets.empty(), "targets must list at least one glob, e.g. ['*.blocks.*']");
+}
+
+PruneResult pruneBlockwise(PruneContext& ctx, const BlockwiseSettings& settings, const BlockwiseCallbacks& callbacks) {
+  auto targets = selectTargets(ctx.model.linears(), settings.targets, settings.exclude);
+  for (const auto& t : targets) checkFiniteWeights(t);
+  std::vector<model::Batch> calibration;
+  {
+    auto stage = ctx.profiler.stage("calibrate");
+    calibration = calibrationBatches(ctx.data, {settings.calib_split, settings.nsamples, settings.calib_batch_size,
+                                                static_cast<std::uint64_t>(ctx.seed)});
+  }
+  PruneResult result;
+  auto stage = ctx.profiler.stage("fine");
+  result.layers = runBlockwise(ctx.model, calibration, targets, callbacks);
+  return result;
+}
 
 std::vector<model::Batch> calibrationBatches(const data::DataSource& data, const CalibrationOptions& options) {
   PL_CHECK(options.numSamples > 0, "calibration needs at least one sample (nsamples > 0), got {}", options.numSamples);

@@ -8,6 +8,7 @@
 
 #include "framework/data/Dataset.h"
 #include "framework/model/Model.h"
+#include "framework/prune/Pruner.h"
 #include "framework/store/RunStore.h"
 
 namespace prunelab::prune {
@@ -39,6 +40,28 @@ struct BlockwiseCallbacks {
   std::function<store::LayerRecord(const model::LinearRef&, LayerObserver*)> pruneLayer;
 };
 
+/// The calibration and target settings every blockwise pruner shares; a pruner's Options calls
+/// `visitFields(v)` inside its own `visit`, so the keys sit beside its other options
+/// (pruner.nsamples, pruner.targets, ...).
+struct BlockwiseSettings {
+  std::vector<std::string> targets = {"*.blocks.*"};
+  std::vector<std::string> exclude = {};
+  std::string calib_split = "train";
+  std::int64_t nsamples = 128;
+  std::int64_t calib_batch_size = 8;
+
+  template <class V>
+  void visitFields(V& v) {
+    v(targets, "targets", "globs over canonical linear names to prune");
+    v(exclude, "exclude", "globs of linears to keep even if a target pattern matches");
+    v(calib_split, "calib_split", "data split the calibration samples come from");
+    v(nsamples, "nsamples", "calibration samples");
+    v(calib_batch_size, "calib_batch_size", "calibration samples per forward pass");
+  }
+  /// Throws on non-positive sample counts or an empty target list.
+  void validate() const;
+};
+
 /// Draws the calibration batches (the same for every pruner with the same options).
 std::vector<model::Batch> calibrationBatches(const data::DataSource& data, const CalibrationOptions& options);
 
@@ -50,5 +73,9 @@ std::vector<model::Batch> calibrationBatches(const data::DataSource& data, const
 std::vector<store::LayerRecord> runBlockwise(model::Model& model, const std::vector<model::Batch>& calibration,
                                              const std::vector<model::LinearRef>& targets,
                                              const BlockwiseCallbacks& callbacks);
+
+/// A whole blockwise pruning step: selects the targets (checking their weights are finite), draws
+/// the calibration batches in a "calibrate" stage, then runs the driver in a "fine" stage.
+PruneResult pruneBlockwise(PruneContext& ctx, const BlockwiseSettings& settings, const BlockwiseCallbacks& callbacks);
 
 }  // namespace prunelab::prune

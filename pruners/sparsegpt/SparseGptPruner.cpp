@@ -2,7 +2,6 @@
 
 #include "framework/prune/BlockwiseDriver.h"
 #include "framework/prune/MaskOps.h"
-#include "framework/prune/Targets.h"
 
 namespace prunelab::pruners {
 
@@ -15,15 +14,6 @@ class HessianObserver : public prune::LayerObserver {
 }  // namespace
 
 prune::PruneResult SparseGptPruner::prune(prune::PruneContext& ctx) {
-  auto targets = prune::selectTargets(ctx.model.linears(), options_.targets, options_.exclude);
-  for (const auto& t : targets) prune::checkFiniteWeights(t);
-  std::vector<model::Batch> calibration;
-  {
-    auto stage = ctx.profiler.stage("calibrate");
-    calibration = prune::calibrationBatches(
-        ctx.data, {options_.calib_split, options_.nsamples, options_.calib_batch_size,
-                   static_cast<std::uint64_t>(ctx.seed)});
-  }
   prune::BlockwiseCallbacks callbacks;
   callbacks.makeObserver = [](const model::LinearRef&) { return std::make_unique<HessianObserver>(); };
   callbacks.pruneLayer = [this](const model::LinearRef& ref, prune::LayerObserver* observer) {
@@ -44,10 +34,7 @@ prune::PruneResult SparseGptPruner::prune(prune::PruneContext& ctx) {
                               : options_.obs.sparsity;
     return prune::applyMask(ref, r.keepMask, target);
   };
-  prune::PruneResult result;
-  auto stage = ctx.profiler.stage("fine");
-  result.layers = prune::runBlockwise(ctx.model, calibration, targets, callbacks);
-  return result;
+  return prune::pruneBlockwise(ctx, options_.blockwise, callbacks);
 }
 
 }  // namespace prunelab::pruners

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "framework/core/Error.h"
+#include "framework/prune/BlockwiseDriver.h"
 #include "framework/prune/Pruner.h"
 #include "framework/prune/SparseGpt.h"
 
@@ -16,11 +17,7 @@ class SparseGptPruner : public prune::Pruner {
  public:
   struct Options {
     prune::SparseGptOptions obs;
-    std::vector<std::string> targets = {"*.blocks.*"};
-    std::vector<std::string> exclude = {};
-    std::string calib_split = "train";
-    std::int64_t nsamples = 128;
-    std::int64_t calib_batch_size = 8;
+    prune::BlockwiseSettings blockwise;
 
     template <class V>
     void visit(V& v) {
@@ -30,15 +27,11 @@ class SparseGptPruner : public prune::Pruner {
       v(obs.prunen, "prunen", "N of N:M (pruned per group of M); 0 = unstructured");
       v(obs.prunem, "prunem", "M of N:M");
       v(obs.maxDampRetries, "max_damp_retries", "Cholesky retries with 10x damping each");
-      v(targets, "targets", "globs over canonical linear names to prune");
-      v(exclude, "exclude", "globs of linears to keep");
-      v(calib_split, "calib_split", "data split the calibration samples come from");
-      v(nsamples, "nsamples", "calibration samples");
-      v(calib_batch_size, "calib_batch_size", "calibration samples per forward pass");
+      blockwise.visitFields(v);
     }
     void validate() const {
       obs.validate();
-      PL_CHECK(nsamples > 0 && calib_batch_size > 0, "nsamples and calib_batch_size must be positive");
+      blockwise.validate();
     }
   };
 

@@ -4,7 +4,6 @@
 #include "framework/prune/MaskOps.h"
 #include "framework/prune/RowSelection.h"
 #include "framework/prune/Selection.h"
-#include "framework/prune/Targets.h"
 
 namespace prunelab::pruners {
 
@@ -17,15 +16,6 @@ class WandaObserver : public prune::LayerObserver {
 }  // namespace
 
 prune::PruneResult WandaPruner::prune(prune::PruneContext& ctx) {
-  auto targets = prune::selectTargets(ctx.model.linears(), options_.targets, options_.exclude);
-  for (const auto& t : targets) prune::checkFiniteWeights(t);
-  std::vector<model::Batch> calibration;
-  {
-    auto stage = ctx.profiler.stage("calibrate");
-    calibration = prune::calibrationBatches(
-        ctx.data, {options_.calib_split, options_.nsamples, options_.calib_batch_size,
-                   static_cast<std::uint64_t>(ctx.seed)});
-  }
   prune::BlockwiseCallbacks callbacks;
   callbacks.makeObserver = [](const model::LinearRef&) { return std::make_unique<WandaObserver>(); };
   callbacks.pruneLayer = [this](const model::LinearRef& ref, prune::LayerObserver* observer) {
@@ -43,10 +33,7 @@ prune::PruneResult WandaPruner::prune(prune::PruneContext& ctx) {
     }
     return prune::applyMask(ref, keep, target);
   };
-  prune::PruneResult result;
-  auto stage = ctx.profiler.stage("fine");
-  result.layers = prune::runBlockwise(ctx.model, calibration, targets, callbacks);
-  return result;
+  return prune::pruneBlockwise(ctx, options_.blockwise, callbacks);
 }
 
 }  // namespace prunelab::pruners

@@ -7,6 +7,7 @@
 
 #include "framework/core/Error.h"
 #include "framework/core/Suggest.h"
+#include "framework/prune/BlockwiseDriver.h"
 #include "framework/prune/Pruner.h"
 
 namespace prunelab::pruners {
@@ -21,11 +22,7 @@ class WandaPruner : public prune::Pruner {
     std::string selection = "per_row";
     std::int64_t nm_n = 2;
     std::int64_t nm_m = 4;
-    std::vector<std::string> targets = {"*.blocks.*"};
-    std::vector<std::string> exclude = {};
-    std::string calib_split = "train";
-    std::int64_t nsamples = 128;
-    std::int64_t calib_batch_size = 8;
+    prune::BlockwiseSettings blockwise;
 
     template <class V>
     void visit(V& v) {
@@ -33,11 +30,7 @@ class WandaPruner : public prune::Pruner {
       v(selection, "selection", "per_row, per_matrix, nm or variant");
       v(nm_n, "nm_n", "N of N:M (pruned per group), with selection=nm");
       v(nm_m, "nm_m", "M of N:M (group width along the input), with selection=nm");
-      v(targets, "targets", "globs over canonical linear names to prune");
-      v(exclude, "exclude", "globs of linears to keep");
-      v(calib_split, "calib_split", "data split the calibration samples come from");
-      v(nsamples, "nsamples", "calibration samples");
-      v(calib_batch_size, "calib_batch_size", "calibration samples per forward pass");
+      blockwise.visitFields(v);
     }
     void validate() const {
       PL_CHECK(sparsity >= 0.0 && sparsity < 1.0, "sparsity must be in [0, 1), got {}", sparsity);
@@ -46,7 +39,7 @@ class WandaPruner : public prune::Pruner {
                selection, didYouMean(selection, kinds), quotedList(kinds));
       if (selection == "nm")
         PL_CHECK(nm_n >= 1 && nm_n < nm_m, "N:M needs 1 <= nm_n < nm_m, got {}:{}", nm_n, nm_m);
-      PL_CHECK(nsamples > 0 && calib_batch_size > 0, "nsamples and calib_batch_size must be positive");
+      blockwise.validate();
     }
   };
 
