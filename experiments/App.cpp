@@ -16,6 +16,7 @@
 #include "models/Register.h"
 #include "pruners/Register.h"
 #include "results/Table.h"
+#include "experiments/verbs/Verb.h"
 
 namespace prunelab::app {
 
@@ -28,12 +29,13 @@ void registerAllPlugins(run::Registries& r) {
   evaluators::registerAll(r);
 }
 
-namespace {
-
-fs::path defaultConfigDir() {
+fs::path CliGlobals::confDir() const {
+  if (!configDir.empty()) return configDir;
   if (fs::is_directory("experiments/conf")) return "experiments/conf";
   return fs::path(PRUNELAB_SOURCE_DIR) / "experiments" / "conf";
 }
+
+namespace {
 
 std::string emit(const YAML::Node& node) { return config::toYamlText(node); }
 
@@ -63,10 +65,10 @@ int runCli(int argc, char** argv) {
   CLI::App app{"prunelab: reproducible pruning experiments on vision-language models"};
   app.require_subcommand(1);
   app.fallthrough();  // --store/--config-dir may also follow the verb
-  std::string storePath = "results/prunelab.sqlite";
-  std::string configDir;
-  app.add_option("--store", storePath, "SQLite run store")->capture_default_str();
-  app.add_option("--config-dir", configDir, "config folder (default: ./experiments/conf, else the source tree's)");
+  CliGlobals globals;
+  std::string& storePath = globals.storePath;
+  app.add_option("--store", globals.storePath, "SQLite run store")->capture_default_str();
+  app.add_option("--config-dir", globals.configDir, "config folder (default: ./experiments/conf, else the source tree's)");
 
   std::vector<std::string> overrides;
   bool multirun = false, resume = false, resolveConfig = false;
@@ -98,12 +100,18 @@ int runCli(int argc, char** argv) {
   auto* pluginsCmd = app.add_subcommand("plugins", "list registered plugins and their options");
   pluginsCmd->add_option("kind", pluginKind, "model, dataset, pruner or evaluator (default: all)");
 
+  // Verbs defined in experiments/verbs/, one file each.
+  const std::vector<Verb> verbs = {};
+
   CLI11_PARSE(app, argc, argv);
 
   try {
     run::Registries registries;
     registerAllPlugins(registries);
-    const fs::path confDir = configDir.empty() ? defaultConfigDir() : fs::path(configDir);
+    globals.registries = &registries;
+    const fs::path confDir = globals.confDir();
+    for (const auto& verb : verbs)
+      if (*verb.command) return verb.run(globals);
 
     if (*runCmd) {
       config::Composer composer(confDir);

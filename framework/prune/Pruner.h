@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -12,12 +13,14 @@
 namespace prunelab::prune {
 
 /// What a pruner works with: the prepared model, the run's data, the profiler (one stage per
-/// pruning step: calibrate, allocate, prune), and the run seed.
+/// pruning step: calibrate, allocate, prune), the run seed, and the run's output folder (for
+/// files a pruner writes on request, e.g. dumped layer inputs; empty: write nothing).
 struct PruneContext {
   model::Model& model;
   data::DataSource& data;
   profile::Profiler& profiler;
   std::int64_t seed = 0;
+  std::filesystem::path outputDir = {};
 };
 
 /// What a pruner reports: per pruned matrix, target and achieved sparsity (the layers table),

@@ -182,7 +182,7 @@ RunOutcome Runner::run(const Job& job, const fs::path& requestedDir, const std::
     prune::PruneResult pruned;
     {
       auto stage = profiler.stage("prune");
-      prune::PruneContext pctx{*model, *data, profiler, opt.seed};
+      prune::PruneContext pctx{*model, *data, profiler, opt.seed, outputDir};
       pruned = pruner->prune(pctx);
     }
     store_.putLayers(outcome.runId, pruned.layers);
