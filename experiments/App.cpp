@@ -16,6 +16,8 @@
 #include "models/Register.h"
 #include "pruners/Register.h"
 #include "results/Table.h"
+#include "experiments/verbs/AllocateVerb.h"
+#include "experiments/verbs/PruneMatrixVerb.h"
 #include "experiments/verbs/Verb.h"
 
 namespace prunelab::app {
@@ -101,7 +103,7 @@ int runCli(int argc, char** argv) {
   pluginsCmd->add_option("kind", pluginKind, "model, dataset, pruner or evaluator (default: all)");
 
   // Verbs defined in experiments/verbs/, one file each.
-  const std::vector<Verb> verbs = {};
+  const std::vector<Verb> verbs = {addPruneMatrixVerb(app), addAllocateVerb(app)};
 
   CLI11_PARSE(app, argc, argv);
 

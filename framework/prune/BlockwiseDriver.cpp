@@ -3,9 +3,11 @@
 #include <map>
 #include <numeric>
 #include <random>
+#include <set>
 
 #include "framework/core/Error.h"
 #include "framework/core/Progress.h"
+#include "framework/model/Safetensors.h"
 #include "framework/prune/MaskOps.h"
 #include "framework/prune/Targets.h"
 
@@ -17,9 +19,58 @@ void BlockwiseSettings::validate() const {
   PL_CHECK(!targets.empty(), "targets must list at least one glob, e.g. ['*.blocks.*']");
 }
 
+namespace {
+// Keeps a copy of every input a target sees (besides feeding the pruner's own observer), so the
+// layer can be written out for `prunelab prune-matrix`.
+class RecordingObserver : public LayerObserver {
+ public:
+  explicit RecordingObserver(std::unique_ptr<LayerObserver> inner) : inner_(std::move(inner)) {}
+  void observe(const torch::Tensor& input) override {
+    if (inner_) inner_->observe(input);
+    inputs_.push_back(input.detach().to(torch::kCPU).clone());
+  }
+  LayerObserver* inner() const { return inner_.get(); }
+  const std::vector<torch::Tensor>& inputs() const { return inputs_; }
+
+ private:
+  std::unique_ptr<LayerObserver> inner_;
+  std::vector<torch::Tensor> inputs_;
+};
+
+// Wraps the pruner's callbacks so that targets matching `globs` are recorded and dumped.
+BlockwiseCallbacks withInputDump(const BlockwiseCallbacks& callbacks, const std::vector<model::LinearRef>& chosen,
+                                 const std::filesystem::path& dir) {
+  std::set<std::string> names;
+  for (const auto& c : chosen) names.insert(c.name);
+  auto dumped = [names](const model::LinearRef& ref) { return names.count(ref.name) > 0; };
+  BlockwiseCallbacks out;
+  out.makeObserver = [callbacks, dumped](const model::LinearRef& ref) -> std::unique_ptr<LayerObserver> {
+    auto inner = callbacks.makeObserver ? callbacks.makeObserver(ref) : nullptr;
+    if (!dumped(ref)) return inner;
+    return std::make_unique<RecordingObserver>(std::move(inner));
+  };
+  out.pruneLayer = [callbacks, dumped, dir](const model::LinearRef& ref, LayerObserver* observer) {
+    if (!dumped(ref)) return callbacks.pruneLayer(ref, observer);
+    auto* recorder = static_cast<RecordingObserver*>(observer);
+    std::vector<std::pair<std::string, torch::Tensor>> tensors = {{"weight", ref.layer->weight.detach()}};
+    for (std::size_t i = 0; i < recorder->inputs().size(); ++i)
+      tensors.emplace_back("inputs." + std::to_string(i), recorder->inputs()[i]);
+    std::filesystem::create_directories(dir);
+    model::saveSafetensors(dir / (ref.name + ".safetensors"), tensors, {{"layer", ref.name}});
+    return callbacks.pruneLayer(ref, recorder->inner());
+  };
+  return out;
+}
+}  // namespace
+
 PruneResult pruneBlockwise(PruneContext& ctx, const BlockwiseSettings& settings, const BlockwiseCallbacks& callbacks) {
   auto targets = selectTargets(ctx.model.linears(), settings.targets, settings.exclude);
   for (const auto& t : targets) checkFiniteWeights(t);
+  BlockwiseCallbacks effective = callbacks;
+  if (!settings.dump_inputs.empty()) {
+    PL_CHECK(!ctx.outputDir.empty(), "dump_inputs needs a run output folder to write to");
+    effective = withInputDump(callbacks, selectTargets(targets, settings.dump_inputs), ctx.outputDir / "layer_inputs");
+  }
   std::vector<model::Batch> calibration;
   {
     auto stage = ctx.profiler.stage("calibrate");
@@ -28,7 +79,7 @@ PruneResult pruneBlockwise(PruneContext& ctx, const BlockwiseSettings& settings,
   }
   PruneResult result;
   auto stage = ctx.profiler.stage("fine");
-  result.layers = runBlockwise(ctx.model, calibration, targets, callbacks);
+  result.layers = runBlockwise(ctx.model, calibration, targets, effective);
   return result;
 }
 

@@ -49,6 +49,7 @@ struct BlockwiseSettings {
   std::string calib_split = "train";
   std::int64_t nsamples = 128;
   std::int64_t calib_batch_size = 8;
+  std::vector<std::string> dump_inputs = {};
 
   template <class V>
   void visitFields(V& v) {
@@ -57,6 +58,9 @@ struct BlockwiseSettings {
     v(calib_split, "calib_split", "data split the calibration samples come from");
     v(nsamples, "nsamples", "calibration samples");
     v(calib_batch_size, "calib_batch_size", "calibration samples per forward pass");
+    v(dump_inputs, "dump_inputs",
+      "globs of targets whose dense weight and calibration inputs (as the driver saw them) are written to "
+      "<run dir>/layer_inputs/<name>.safetensors, for `prunelab prune-matrix`");
   }
   /// Throws on non-positive sample counts or an empty target list.
   void validate() const;
@@ -75,7 +79,9 @@ std::vector<store::LayerRecord> runBlockwise(model::Model& model, const std::vec
                                              const BlockwiseCallbacks& callbacks);
 
 /// A whole blockwise pruning step: selects the targets (checking their weights are finite), draws
-/// the calibration batches in a "calibrate" stage, then runs the driver in a "fine" stage.
+/// the calibration batches in a "calibrate" stage, then runs the driver in a "fine" stage. Targets
+/// matching `settings.dump_inputs` get their weight (before pruning) as `weight` and every input
+/// batch the driver showed them as `inputs.<i>` written to ctx.outputDir/layer_inputs/<name>.safetensors.
 PruneResult pruneBlockwise(PruneContext& ctx, const BlockwiseSettings& settings, const BlockwiseCallbacks& callbacks);
 
 }  // namespace prunelab::prune

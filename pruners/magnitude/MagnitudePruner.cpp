@@ -1,6 +1,7 @@
 #include "pruners/magnitude/MagnitudePruner.h"
 
 #include "framework/core/Progress.h"
+#include "framework/prune/FineStep.h"
 #include "framework/prune/MaskOps.h"
 #include "framework/prune/Selection.h"
 #include "framework/prune/Targets.h"
@@ -14,8 +15,11 @@ prune::PruneResult MagnitudePruner::prune(prune::PruneContext& ctx) {
   Progress progress("magnitude " + options_.allocation, static_cast<std::int64_t>(targets.size()), "layer");
   if (options_.allocation == "uniform") {
     for (const auto& t : targets) {
-      auto mask = prune::perMatrixThresholdMask(t.layer->weight.detach().abs(), options_.sparsity);
-      result.layers.push_back(prune::applyMask(t, mask, options_.sparsity));
+      prune::FineStepOptions fine;
+      fine.score = "magnitude";
+      fine.selection = "per_matrix";
+      fine.sparsity = options_.sparsity;
+      result.layers.push_back(prune::pruneLayer(t, {}, fine));
       progress.advance();
     }
     return result;
