@@ -64,6 +64,37 @@ TEST_F(PruneMatrixVerbTest, WandaPerRowFromInputsMatchesTheHandComputedMask) {
   EXPECT_EQ(s.statistics, (std::vector<std::string>{"sq_norms"}));
 }
 
+TEST_F(PruneMatrixVerbTest, WandaPerMatrixAndObsTwoFourByHand) {
+  auto x = save("X.safetensors", {{"x", mat({4, 1, 1, 1}, 1, 4)}});
+  // Wanda scores [4 2 3 4 | 16 3 2 1], sorted 1 2 2 3 3 4 4 16; threshold sorted[int(8·0.5)] = 3,
+  // every score <= 3 goes (ties too): 5 of 8.
+  auto s = prune({"selection=per_matrix", "sparsity=0.5"}, {x});
+  EXPECT_TRUE(torch::equal(keepOf(out_), torch::tensor({1, 0, 0, 1, 1, 0, 0, 0}).reshape({2, 4}).to(torch::kBool)));
+  EXPECT_DOUBLE_EQ(s.achievedSparsity, 5.0 / 8.0);
+  // SparseGPT 2:4 with a diagonal Hessian: in each group of 4 the two smallest w² go, no updates.
+  auto h = save("H.safetensors", {{"hessian", torch::eye(4)}});
+  s = prune({"reconstruction=obs", "selection=nm", "nm.n=2", "nm.m=4"}, {h});
+  EXPECT_TRUE(torch::equal(keepOf(out_), torch::tensor({0, 0, 1, 1, 1, 1, 0, 0}).reshape({2, 4}).to(torch::kBool)));
+  EXPECT_TRUE(torch::allclose(model::loadSafetensors(out_).get("weight"), mat({0, 0, 3, 4, 4, 3, 0, 0}, 2, 4)));
+}
+
+TEST_F(PruneMatrixVerbTest, CommandLinePrintsTheSummaryAndJson) {
+  auto x = save("X.safetensors", {{"x", mat({4, 1, 1, 1}, 1, 4)}});
+  auto r = testing::runPrunelab({"prune-matrix", "--weight", weight_.string(), "--inputs", x.string(), "sparsity=0.5",
+                                 "--out", out_.string()});
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_CONTAINS(r.output, "w 2x4 Float: sparsity 0.5000 (target 0.5000), per-row 0.5000..0.5000");
+  EXPECT_CONTAINS(r.output, "||WX-ŴX||/||WX|| 0.228");  // sqrt(34/653) = 0.22818...
+  auto j = testing::runPrunelab({"prune-matrix", "--weight", weight_.string(), "--inputs", x.string(), "--out",
+                                 out_.string(), "--json", "selection=nm"});
+  ASSERT_EQ(j.exitCode, 0) << j.output;
+  EXPECT_CONTAINS(j.output, "\"achieved_sparsity\": 0.5");
+  EXPECT_CONTAINS(j.output, "\"selection\": \"nm\"");
+  auto bad = testing::runPrunelab({"prune-matrix", "--weight", weight_.string(), "--out", out_.string(), "selction=nm"});
+  EXPECT_NE(bad.exitCode, 0);
+  EXPECT_CONTAINS(bad.output, "did you mean 'selection'");
+}
+
 TEST_F(PruneMatrixVerbTest, PrecomputedSqNormsAndEveryInputLayoutGiveTheSameMask) {
   prune({"sparsity=0.5"}, {save("S.safetensors", {{"sq_norms", torch::tensor({16.f, 1.f, 1.f, 1.f})}})});
   const auto fromStats = keepOf(out_);
