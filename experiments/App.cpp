@@ -18,6 +18,7 @@
 #include "results/Table.h"
 #include "experiments/verbs/AllocateVerb.h"
 #include "experiments/verbs/PruneMatrixVerb.h"
+#include "experiments/verbs/TrainVerb.h"
 #include "experiments/verbs/Verb.h"
 
 namespace prunelab::app {
@@ -103,7 +104,7 @@ int runCli(int argc, char** argv) {
   pluginsCmd->add_option("kind", pluginKind, "model, dataset, pruner or evaluator (default: all)");
 
   // Verbs defined in experiments/verbs/, one file each.
-  const std::vector<Verb> verbs = {addPruneMatrixVerb(app), addAllocateVerb(app)};
+  const std::vector<Verb> verbs = {addPruneMatrixVerb(app), addAllocateVerb(app), addTrainVerb(app)};
 
   CLI11_PARSE(app, argc, argv);
 
