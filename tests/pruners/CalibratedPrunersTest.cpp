@@ -1,35 +1,17 @@
 #include <gtest/gtest.h>
 
-#include "experiments/App.h"
-#include "framework/config/Composer.h"
-#include "framework/run/Job.h"
-#include "framework/run/Runner.h"
-#include "tests/support/Fixtures.h"
+#include "tests/support/RunFixture.h"
 
 namespace prunelab::pruners {
 namespace {
 
-class CalibratedPrunersTest : public ::testing::Test {
+class CalibratedPrunersTest : public testing::TinyRunTest {
  protected:
-  void SetUp() override {
-    if (!testing::haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
-    app::registerAllPlugins(registries_);
-  }
-  run::RunOutcome run(std::vector<std::string> extra) {
-    auto o = testing::tinyRunOverrides(dir_.path());
-    o.insert(o.end(), extra.begin(), extra.end());
-    run::Runner runner(registries_, store_, {":memory:", PRUNELAB_SOURCE_DIR, false, {}});
-    return runner.run(run::prepareJob(composer_, o, registries_));
-  }
   std::vector<std::string> stageNames(const std::string& runId) {
     std::vector<std::string> out;
     for (const auto& s : store_.stages(runId)) out.push_back(s.stage);
     return out;
   }
-  run::Registries registries_;
-  testing::TempDir dir_;
-  store::RunStore store_{":memory:"};
-  config::Composer composer_{testing::repoConfigDir()};
 };
 
 TEST_F(CalibratedPrunersTest, WandaPerRowRemovesExactlyHalfOfEveryRow) {

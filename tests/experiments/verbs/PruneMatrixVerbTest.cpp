@@ -3,15 +3,10 @@
 #include <cmath>
 #include <fstream>
 
-#include "experiments/App.h"
 #include "experiments/verbs/PruneMatrixVerb.h"
-#include "framework/config/Composer.h"
 #include "framework/model/Safetensors.h"
-#include "framework/prune/Selection.h"
-#include "framework/run/Job.h"
-#include "framework/run/Runner.h"
 #include "tests/support/Assertions.h"
-#include "tests/support/Fixtures.h"
+#include "tests/support/RunFixture.h"
 
 namespace prunelab::app {
 namespace {
@@ -171,18 +166,8 @@ TEST_F(PruneMatrixVerbTest, BadInputGetsErrorsNamingTheTensorAndTheFix) {
 
 // Acceptance: a layer pruned inside a run and the same layer pruned from the inputs the driver
 // showed it (dumped by pruner.dump_inputs) get the same mask, through the same fine step.
-class PruneMatrixMatchesRunTest : public ::testing::Test {
+class PruneMatrixMatchesRunTest : public testing::TinyRunTest {
  protected:
-  void SetUp() override {
-    if (!testing::haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
-    app::registerAllPlugins(registries_);
-  }
-  run::RunOutcome run(std::vector<std::string> extra) {
-    auto o = testing::tinyRunOverrides(dir_.path());
-    o.insert(o.end(), extra.begin(), extra.end());
-    run::Runner runner(registries_, store_, {":memory:", PRUNELAB_SOURCE_DIR, false, {}});
-    return runner.run(run::prepareJob(composer_, o, registries_));
-  }
   void expectSameMasks(std::vector<std::string> pruner, std::vector<std::string> options) {
     pruner.push_back("+pruner.dump_inputs=[vision.blocks.0.fc,vision.blocks.1.fc]");
     auto r = run(pruner);
@@ -198,10 +183,6 @@ class PruneMatrixMatchesRunTest : public ::testing::Test {
       EXPECT_DOUBLE_EQ(s.achievedSparsity, layer.achievedSparsity) << layer.name;
     }
   }
-  run::Registries registries_;
-  testing::TempDir dir_;
-  store::RunStore store_{":memory:"};
-  config::Composer composer_{testing::repoConfigDir()};
 };
 
 TEST_F(PruneMatrixMatchesRunTest, Wanda) {
