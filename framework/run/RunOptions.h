@@ -17,6 +17,8 @@ struct RunOptions {
   bool deterministic = true;
   std::string output_root = "outputs";
   std::string cache_dir = ".cache/prunelab";
+  bool save_masks = false;
+  bool save_checkpoint = false;
 
   template <class V>
   void visit(V& v) {
@@ -27,6 +29,9 @@ struct RunOptions {
     v(deterministic, "deterministic", "ask LibTorch for deterministic algorithms");
     v(output_root, "output_root", "folder under which each run gets its own output directory");
     v(cache_dir, "cache_dir", "folder for trained model weights and prepared data, keyed by recipe hash");
+    v(save_masks, "save_masks", "write masks.safetensors (uint8, 1 = kept, per pruned matrix) to the run folder");
+    v(save_checkpoint, "save_checkpoint",
+      "write pruned.safetensors (every parameter and buffer after pruning) to the run folder");
   }
 
   void validate() const {

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <ATen/Parallel.h>
@@ -18,6 +19,7 @@
 #include "framework/config/Value.h"
 #include "framework/core/Interrupt.h"
 #include "framework/core/Log.h"
+#include "framework/model/Safetensors.h"
 #include "framework/profile/Profiler.h"
 #include "framework/run/Environment.h"
 
@@ -26,6 +28,29 @@ namespace prunelab::run {
 namespace fs = std::filesystem;
 
 namespace {
+
+// The masks of the pruned matrices (weight != 0 after pruning) and/or every parameter and buffer
+// of the pruned model, as safetensors in the run folder.
+void saveRunTensors(model::Model& model, const std::vector<store::LayerRecord>& layers, const fs::path& dir,
+                    const RunOptions& opt, const std::map<std::string, std::string>& metadata) {
+  torch::NoGradGuard noGrad;
+  if (opt.save_masks) {
+    std::set<std::string> pruned;
+    for (const auto& l : layers) pruned.insert(l.name);
+    std::vector<std::pair<std::string, torch::Tensor>> masks;
+    for (const auto& l : model.linears())
+      if (pruned.count(l.name)) masks.emplace_back(l.name, (l.layer->weight.detach() != 0).to(torch::kUInt8));
+    model::saveSafetensors(dir / "masks.safetensors", masks, metadata);
+  }
+  if (opt.save_checkpoint) {
+    std::vector<std::pair<std::string, torch::Tensor>> tensors;
+    for (const auto& p : model.module().named_parameters()) tensors.emplace_back(p.key(), p.value().detach());
+    for (const auto& b : model.module().named_buffers()) tensors.emplace_back(b.key(), b.value().detach());
+    auto meta = metadata;
+    meta["weights_id"] = model.weightsId();
+    model::saveSafetensors(dir / "pruned.safetensors", tensors, meta);
+  }
+}
 
 std::string timeString(const char* format) {
   std::time_t t = std::time(nullptr);
@@ -186,6 +211,10 @@ RunOutcome Runner::run(const Job& job, const fs::path& requestedDir, const std::
       pruned = pruner->prune(pctx);
     }
     store_.putLayers(outcome.runId, pruned.layers);
+    if (opt.save_masks || opt.save_checkpoint) {
+      auto stage = profiler.stage("save");
+      saveRunTensors(*model, pruned.layers, outputDir, opt, {{"run_id", outcome.runId}, {"config_hash", job.configHash}});
+    }
     {
       // Overall achieved sparsity of the pruned matrices, weighted by size: the x-axis of most tables.
       double zeros = 0, total = 0;
