@@ -17,7 +17,9 @@
 #include "pruners/Register.h"
 #include "results/Table.h"
 #include "experiments/verbs/AllocateVerb.h"
+#include "experiments/verbs/DataExportVerb.h"
 #include "experiments/verbs/PruneMatrixVerb.h"
+#include "experiments/verbs/ScoreVerb.h"
 #include "experiments/verbs/TrainVerb.h"
 #include "experiments/verbs/Verb.h"
 
@@ -104,7 +106,8 @@ int runCli(int argc, char** argv) {
   pluginsCmd->add_option("kind", pluginKind, "model, dataset, pruner or evaluator (default: all)");
 
   // Verbs defined in experiments/verbs/, one file each.
-  const std::vector<Verb> verbs = {addPruneMatrixVerb(app), addAllocateVerb(app), addTrainVerb(app)};
+  const std::vector<Verb> verbs = {addPruneMatrixVerb(app), addAllocateVerb(app), addTrainVerb(app),
+                                   addScoreVerb(app), addDataExportVerb(app)};
 
   CLI11_PARSE(app, argc, argv);
 
