@@ -1,14 +1,19 @@
 #include "pruners/Register.h"
 
+#include "pruners/ecoflap/EcoflapPruner.h"
 #include "pruners/layerwise/LayerwisePruner.h"
 #include "pruners/magnitude/MagnitudePruner.h"
 #include "pruners/none/NoPruner.h"
+#include "pruners/owl/OwlPruner.h"
 
 namespace prunelab::pruners {
 
 void registerAll(run::Registries& r) {
   r.pruners.add<NoPruner>("none", "dense baseline: prune nothing");
   r.pruners.add<MagnitudePruner>("magnitude", "magnitude |W|, layer-wise (uniform) or global ranking");
+  r.pruners.add<EcoflapPruner>("ecoflap",
+                               "ECoFLaP: zeroth/first-order block scores -> allocated sparsities -> blockwise fine step");
+  r.pruners.add<OwlPruner>("owl", "OWL: outlier ratios of the dense Wanda metrics -> block sparsities -> fine step");
   r.pruners.add<LayerwisePruner>("layerwise",
                                  "uniform per-matrix fine step (Wanda, SparseGPT, ...) via the blockwise calibration driver");
 }

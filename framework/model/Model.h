@@ -4,10 +4,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <typeinfo>
 #include <vector>
 
 #include <torch/torch.h>
+#include <c10/util/Type.h>
 
+#include "framework/core/Error.h"
 #include "framework/model/Batch.h"
 #include "framework/model/PrunableLinear.h"
 
@@ -56,6 +59,31 @@ class Model {
   virtual Batch forwardBlock(const std::string& stack, int block, const Batch& state) = 0;
   /// Hash identifying the weights (recipe hash for trained models), recorded per run.
   virtual std::string weightsId() const = 0;
+
+  /// The calibration loss of `batch` when block `block` of `stack` receives `state` (the state
+  /// forwardBlock would get there): runs that block, the rest of the stack, every later stack
+  /// and the loss. `block` may equal the stack's numBlocks: `state` is then the stack's output.
+  /// It must run exactly the ops of loss() from that point, so that
+  /// lossFromBlock(s, b, <state of the unchanged chain>, batch) == loss(batch) bit for bit: the
+  /// zeroth-order fast mode re-runs only the suffix after a perturbed block and relies on it.
+  /// Default: an error, so a model without it still works with zeroth mode=reference.
+  virtual torch::Tensor lossFromBlock(const std::string& stack, int block, const Batch& state, const Batch& batch) {
+    PL_THROW("model '{}' cannot resume from a block (no lossFromBlock): use zeroth mode=reference "
+             "(pruner.coarse.mode=reference), or implement Model::lossFromBlock for it",
+             c10::demangle(typeid(*this).name()));
+  }
+  /// lossFromBlock for several states entering the same block with the same `batch` (the +eps
+  /// and -eps outputs of a perturbed block): a 1-D tensor, entry i the loss for states[i]. A
+  /// model may run all states as one forward (concatenated along the batch) and reduce the loss
+  /// per part; each entry must then be the same reduction loss() applies to one batch. Its values
+  /// may differ from lossFromBlock in the last bits (a larger matrix product may round
+  /// differently). Default: one lossFromBlock call per state.
+  virtual torch::Tensor lossesFromBlock(const std::string& stack, int block, const std::vector<Batch>& states,
+                                        const Batch& batch) {
+    std::vector<torch::Tensor> out;
+    for (const auto& s : states) out.push_back(lossFromBlock(stack, block, s, batch).reshape({}));
+    return torch::stack(out);
+  }
 };
 
 /// A model that predicts class logits (image classification, zero-shot heads).
@@ -66,6 +94,19 @@ class ClassifierHead {
   virtual torch::Tensor classLogits(const Batch& batch) = 0;
   /// Number of classes.
   virtual int numClasses() const = 0;
+};
+
+/// A model that predicts the next token of a sequence (decoder LMs): perplexity, text scoring.
+class LanguageModelHead {
+ public:
+  virtual ~LanguageModelHead() = default;
+  /// Natural-log next-token probabilities [B, T, V] for token ids [B, T]: row t scores token t+1.
+  /// Right padding ([PAD] = 0) does not change the rows of the tokens before it.
+  virtual torch::Tensor nextTokenLogProbs(const torch::Tensor& tokens) = 0;
+  /// Vocabulary size V (token ids are 0..V-1).
+  virtual std::int64_t vocabSize() const = 0;
+  /// Longest sequence one call accepts (the learned positions).
+  virtual std::int64_t maxLength() const = 0;
 };
 
 }  // namespace prunelab::model

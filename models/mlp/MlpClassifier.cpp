@@ -137,4 +137,34 @@ model::Batch MlpClassifier::forwardBlock(const std::string& stack, int block, co
   return next;
 }
 
+torch::Tensor MlpClassifier::logitsFromBlock(int block, torch::Tensor hidden) {
+  checkStack("vision");
+  PL_CHECK(!net_.is_empty(), "mlp: used before prepare()");
+  PL_CHECK(block >= 0 && block <= static_cast<int>(net_->blocks.size()), "mlp: block {} out of range [0, {}]", block,
+           net_->blocks.size());
+  for (std::size_t i = static_cast<std::size_t>(block); i < net_->blocks.size(); ++i)
+    hidden = torch::gelu(net_->blocks[i]->forward(hidden));
+  return net_->head->forward(hidden);
+}
+
+torch::Tensor MlpClassifier::lossFromBlock(const std::string& stack, int block, const model::Batch& state,
+                                           const model::Batch& batch) {
+  checkStack(stack);
+  return torch::nn::functional::cross_entropy(logitsFromBlock(block, state.at("hidden")), batch.at("labels"));
+}
+
+torch::Tensor MlpClassifier::lossesFromBlock(const std::string& stack, int block,
+                                             const std::vector<model::Batch>& states, const model::Batch& batch) {
+  checkStack(stack);
+  PL_CHECK(!states.empty(), "mlp: lossesFromBlock needs at least one state");
+  std::vector<torch::Tensor> hidden;
+  for (const auto& s : states) hidden.push_back(s.at("hidden"));
+  const auto k = static_cast<std::int64_t>(states.size());
+  const auto& labels = batch.at("labels");
+  auto perExample = torch::nn::functional::cross_entropy(
+      logitsFromBlock(block, torch::cat(hidden, 0)), labels.repeat({k}),
+      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+  return perExample.view({k, labels.size(0)}).mean(1);
+}
+
 }  // namespace prunelab::models

@@ -66,12 +66,19 @@ class MlpClassifier : public model::Model, public model::ClassifierHead {
   model::Batch stackInputs(const std::string& stack, const model::Batch& batch) override;
   model::Batch forwardBlock(const std::string& stack, int block, const model::Batch& state) override;
   std::string weightsId() const override { return weightsId_; }
+  torch::Tensor lossFromBlock(const std::string& stack, int block, const model::Batch& state,
+                              const model::Batch& batch) override;
+  /// One forward over all states concatenated, cross-entropy reduced per state (mean, as loss()).
+  torch::Tensor lossesFromBlock(const std::string& stack, int block, const std::vector<model::Batch>& states,
+                                const model::Batch& batch) override;
   torch::Tensor classLogits(const model::Batch& batch) override;
   int numClasses() const override { return static_cast<int>(options_.num_classes); }
 
  private:
   void train(const model::ModelContext& ctx);
   void checkStack(const std::string& stack) const;
+  // Hidden layers `block`.. and the head on `hidden`: the ops of MlpNetImpl::forward from there.
+  torch::Tensor logitsFromBlock(int block, torch::Tensor hidden);
 
   Options options_;
   MlpNet net_{nullptr};

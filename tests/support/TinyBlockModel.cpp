@@ -66,4 +66,33 @@ torch::Tensor TinyBlockModel::loss(const model::Batch& batch) {
   return state.at("hidden").pow(2).mean();
 }
 
+torch::Tensor TinyBlockModel::outputFromBlock(const std::string& stack, int block, model::Batch state) {
+  PL_CHECK(stack == "vision" || stack == "language", "TinyBlockModel has stacks 'vision' and 'language', not '{}'",
+           stack);
+  auto& blocks = stack == "vision" ? vision_ : language_;
+  PL_CHECK(block >= 0 && block <= static_cast<int>(blocks.size()), "TinyBlockModel: block {} out of range [0, {}]",
+           block, blocks.size());
+  for (int i = block; i < static_cast<int>(blocks.size()); ++i) state = forwardBlock(stack, i, state);
+  if (stack == "vision") {
+    state.set("hidden", bridge_->forward(state.at("hidden")));
+    for (int i = 0; i < static_cast<int>(language_.size()); ++i) state = forwardBlock("language", i, state);
+  }
+  return state.at("hidden");
+}
+
+torch::Tensor TinyBlockModel::lossFromBlock(const std::string& stack, int block, const model::Batch& state,
+                                            const model::Batch& batch) {
+  return outputFromBlock(stack, block, state).pow(2).mean();
+}
+
+torch::Tensor TinyBlockModel::lossesFromBlock(const std::string& stack, int block,
+                                              const std::vector<model::Batch>& states, const model::Batch& batch) {
+  std::vector<torch::Tensor> hidden;
+  for (const auto& s : states) hidden.push_back(s.at("hidden"));
+  model::Batch joined;
+  joined.set("hidden", torch::cat(hidden, 0));
+  const auto k = static_cast<std::int64_t>(states.size());
+  return outputFromBlock(stack, block, joined).pow(2).reshape({k, -1}).mean(1);
+}
+
 }  // namespace prunelab::testing

@@ -23,8 +23,16 @@ class TinyBlockModel : public model::Model {
   model::Batch stackInputs(const std::string& stack, const model::Batch& batch) override;
   model::Batch forwardBlock(const std::string& stack, int block, const model::Batch& state) override;
   std::string weightsId() const override { return "tiny"; }
+  torch::Tensor lossFromBlock(const std::string& stack, int block, const model::Batch& state,
+                              const model::Batch& batch) override;
+  /// One forward over all states concatenated, the mean squared output reduced per state.
+  torch::Tensor lossesFromBlock(const std::string& stack, int block, const std::vector<model::Batch>& states,
+                                const model::Batch& batch) override;
 
  private:
+  // The language stack's output for `state` entering block `block` of `stack` (the ops of loss()).
+  torch::Tensor outputFromBlock(const std::string& stack, int block, model::Batch state);
+
   struct Block {
     model::PrunableLinear fc1{nullptr}, fc2{nullptr};
   };

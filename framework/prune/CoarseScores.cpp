@@ -1,0 +1,276 @@
+#include "framework/prune/CoarseScores.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "framework/core/Error.h"
+#include "framework/core/Progress.h"
+#include "framework/core/Suggest.h"
+
+namespace prunelab::prune {
+
+namespace {
+
+void checkOneOf(const std::string& key, const std::string& value, const std::vector<std::string>& allowed) {
+  PL_CHECK(std::find(allowed.begin(), allowed.end(), value) != allowed.end(), "{} '{}' is not supported{}; use {}", key,
+           value, didYouMean(value, allowed), quotedList(allowed));
+}
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+// Holds one matrix at W ± ε·z and puts the saved copy back on destruction (also when the loss
+// throws), so the weights come back bit for bit whatever happens in between. W ± ε·z is formed
+// from the saved copy each time, never by stepping the live weight (the reference's +1, −2, +1
+// steps drift in low precision, spec §1.2).
+class Perturbation {
+ public:
+  Perturbation(torch::Tensor weight, const torch::Tensor& z, double eps) : weight_(std::move(weight)) {
+    saved_ = weight_.detach().clone();
+    const auto compute = weight_.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+    base_ = saved_.to(compute);
+    delta_ = z.to(weight_.device(), compute) * eps;
+  }
+  ~Perturbation() { restore(); }
+  Perturbation(const Perturbation&) = delete;
+  Perturbation& operator=(const Perturbation&) = delete;
+
+  void plus() { weight_.detach().copy_(base_ + delta_); }
+  void minus() { weight_.detach().copy_(base_ - delta_); }
+  void restore() { weight_.detach().copy_(saved_); }
+
+ private:
+  torch::Tensor weight_, saved_, base_, delta_;
+};
+
+double finiteLoss(const torch::Tensor& loss, const std::string& matrix, const char* sign, std::int64_t batch,
+                  double eps) {
+  const double l = loss.item<double>();
+  PL_CHECK(std::isfinite(l),
+           "zeroth-order coarse step: the loss is {} with '{}' at W {} eps*z (eps = {}, calibration batch {}): lower "
+           "pruner.coarse.eps, or check that the dense model's calibration loss is finite",
+           l, matrix, sign, eps, batch);
+  return l;
+}
+
+// What one target contributes on one batch: |L+ − L−| / 2ε.
+double scoreTerm(double lPlus, double lMinus, double eps) { return std::fabs(lPlus - lMinus) / (2.0 * eps); }
+
+}  // namespace
+
+void CoarseOptions::validate() const {
+  checkOneOf("coarse.order", order, {"zeroth", "first"});
+  checkOneOf("coarse.mode", mode, {"fast", "reference"});
+  PL_CHECK(std::isfinite(eps) && eps > 0, "coarse.eps must be a positive number, got {} (reference: 1e-3)", eps);
+  PL_CHECK(nsamples > 0, "coarse.nsamples must be positive, got {} (reference: 32)", nsamples);
+  PL_CHECK(batch_size > 0, "coarse.batch_size must be positive, got {} (reference: 8)", batch_size);
+}
+
+torch::Tensor zerothOrderNoise(const std::string& name, at::IntArrayRef shape, std::uint64_t seed, std::int64_t batch) {
+  const std::uint64_t s = splitmix64(splitmix64(splitmix64(seed) ^ fnv1a(name)) ^ static_cast<std::uint64_t>(batch));
+  auto gen = at::detail::createCPUGenerator(s);
+  return torch::randn(shape, gen, torch::TensorOptions().dtype(torch::kFloat));
+}
+
+std::vector<double> zerothOrderScores(model::Model& model, const std::vector<model::Batch>& batches,
+                                      const std::vector<model::LinearRef>& targets, const ZerothOrderOptions& options) {
+  PL_CHECK(!batches.empty(), "the zeroth-order coarse step needs calibration batches");
+  PL_CHECK(std::isfinite(options.eps) && options.eps > 0, "zeroth-order eps must be positive, got {}", options.eps);
+  const double eps = options.eps;
+  torch::NoGradGuard noGrad;
+  model.module().eval();
+
+  // Fast mode resumes inside a stack; targets outside any block take the full forward.
+  std::map<std::string, std::map<int, std::vector<std::size_t>>> inBlock;
+  std::vector<std::size_t> full;
+  std::map<std::string, int> numBlocks;
+  for (const auto& s : model.stacks()) numBlocks[s.name] = s.numBlocks;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const auto& t = targets[i];
+    const auto it = numBlocks.find(t.stack);
+    if (options.fast && t.block >= 0 && it != numBlocks.end() && t.block < it->second) {
+      inBlock[t.stack][t.block].push_back(i);
+    } else {
+      full.push_back(i);
+    }
+  }
+
+  std::vector<double> scores(targets.size(), 0.0);
+  Progress progress(options.fast ? "zeroth-order scores (fast)" : "zeroth-order scores",
+                    static_cast<std::int64_t>(targets.size() * batches.size()), "perturbation");
+  auto fullForward = [&](std::size_t i, std::int64_t b) {
+    const auto& t = targets[i];
+    Perturbation p(t.layer->weight, zerothOrderNoise(t.name, t.layer->weight.sizes(), options.seed, b), eps);
+    p.plus();
+    const double lPlus = finiteLoss(model.loss(batches[static_cast<std::size_t>(b)]), t.name, "+", b, eps);
+    p.minus();
+    const double lMinus = finiteLoss(model.loss(batches[static_cast<std::size_t>(b)]), t.name, "-", b, eps);
+    scores[i] += scoreTerm(lPlus, lMinus, eps);
+    progress.advance();
+  };
+
+  if (!options.fast) {
+    // The reference loop (spec §1.2): matrix by matrix, every batch, two full forwards each.
+    for (std::size_t i = 0; i < targets.size(); ++i)
+      for (std::int64_t b = 0; b < static_cast<std::int64_t>(batches.size()); ++b) fullForward(i, b);
+    return scores;
+  }
+
+  // Batch by batch, so only the current block's input state of one batch is alive. Each target
+  // still sums its terms in batch order, as the reference loop does.
+  for (std::int64_t b = 0; b < static_cast<std::int64_t>(batches.size()); ++b) {
+    const auto& batch = batches[static_cast<std::size_t>(b)];
+    for (const auto& stack : model.stacks()) {
+      auto found = inBlock.find(stack.name);
+      if (found == inBlock.end()) continue;
+      const auto& blocks = found->second;
+      const int last = blocks.rbegin()->first;
+      model::Batch state = model.stackInputs(stack.name, batch);
+      for (int block = 0; block <= last; ++block) {
+        auto here = blocks.find(block);
+        if (here != blocks.end()) {
+          for (std::size_t i : here->second) {
+            const auto& t = targets[i];
+            Perturbation p(t.layer->weight, zerothOrderNoise(t.name, t.layer->weight.sizes(), options.seed, b), eps);
+            double lPlus, lMinus;
+            if (options.pair) {
+              // Only block k sees the perturbed matrix: run it at W+εz and W−εz, then the
+              // unperturbed suffix once on both outputs.
+              p.plus();
+              auto outPlus = model.forwardBlock(stack.name, block, state);
+              p.minus();
+              auto outMinus = model.forwardBlock(stack.name, block, state);
+              p.restore();
+              auto losses = model.lossesFromBlock(stack.name, block + 1, {outPlus, outMinus}, batch);
+              PL_CHECK(losses.numel() == 2,
+                       "Model::lossesFromBlock returned {} losses for 2 states: it must return one per state",
+                       losses.numel());
+              lPlus = finiteLoss(losses[0], t.name, "+", b, eps);
+              lMinus = finiteLoss(losses[1], t.name, "-", b, eps);
+            } else {
+              p.plus();
+              lPlus = finiteLoss(model.lossFromBlock(stack.name, block, state, batch), t.name, "+", b, eps);
+              p.minus();
+              lMinus = finiteLoss(model.lossFromBlock(stack.name, block, state, batch), t.name, "-", b, eps);
+            }
+            scores[i] += scoreTerm(lPlus, lMinus, eps);
+            progress.advance();
+          }
+        }
+        if (block < last) state = model.forwardBlock(stack.name, block, state);
+      }
+    }
+    for (std::size_t i : full) fullForward(i, b);
+  }
+  return scores;
+}
+
+namespace {
+// Makes the target weights require grad for the backward passes and puts the flags back after.
+struct RequiresGradGuard {
+  std::vector<torch::Tensor> changed;
+  explicit RequiresGradGuard(const std::vector<torch::Tensor>& weights) {
+    for (const auto& w : weights) {
+      if (!w.requires_grad()) {
+        w.requires_grad_(true);
+        changed.push_back(w);
+      }
+    }
+  }
+  ~RequiresGradGuard() {
+    for (auto& w : changed) w.requires_grad_(false);
+  }
+};
+}  // namespace
+
+FirstOrderScores firstOrderScores(model::Model& model, const std::vector<model::Batch>& batches,
+                                  const std::vector<model::LinearRef>& targets) {
+  PL_CHECK(!batches.empty(), "the first-order coarse step needs calibration batches");
+  torch::AutoGradMode gradMode(true);
+  model.module().eval();
+  std::vector<torch::Tensor> weights;
+  for (const auto& t : targets) weights.push_back(t.layer->weight);
+  RequiresGradGuard guard(weights);
+
+  const std::size_t n = targets.size();
+  std::vector<torch::Tensor> sumAbs(n), sumSq(n);
+  FirstOrderScores out;
+  out.gradient.assign(n, 0.0);
+  out.fisher.assign(n, 0.0);
+  out.gradNorm.assign(n, 0.0);
+  Progress progress("first-order scores", static_cast<std::int64_t>(batches.size()), "batch");
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    auto loss = model.loss(batches[b]);
+    const double l = loss.item<double>();
+    PL_CHECK(std::isfinite(l),
+             "first-order coarse step: the calibration loss is {} on batch {}: check that the dense model's loss is "
+             "finite on the calibration split",
+             l, b);
+    auto grads = torch::autograd::grad({loss}, weights, {}, /*retain_graph=*/false, /*create_graph=*/false,
+                                       /*allow_unused=*/true);
+    for (std::size_t i = 0; i < n; ++i) {
+      // A target the loss does not reach has no gradient: it scores 0.
+      torch::Tensor g = grads[i].defined()
+                            ? grads[i].detach().to(torch::kFloat)
+                            : torch::zeros(weights[i].sizes(), weights[i].options().dtype(torch::kFloat));
+      PL_CHECK(torch::isfinite(g).all().item<bool>(),
+               "first-order coarse step: the gradient of '{}' holds NaN or Inf on batch {}: check the weights and the "
+               "calibration loss of the dense model",
+               targets[i].name, b);
+      if (!sumAbs[i].defined()) {
+        sumAbs[i] = g.abs();
+        sumSq[i] = g * g;
+      } else {
+        sumAbs[i] += g.abs();
+        sumSq[i].addcmul_(g, g);
+      }
+      out.gradNorm[i] += g.norm().item<double>();
+    }
+    progress.advance();
+  }
+  const double nb = static_cast<double>(batches.size());
+  torch::NoGradGuard noGrad;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto w = weights[i].detach().to(torch::kFloat);
+    out.gradient[i] = (w.abs() * (sumAbs[i] / nb)).sum(torch::kDouble).item<double>();
+    out.fisher[i] = (w * w * (sumSq[i] / nb)).sum(torch::kDouble).item<double>();
+  }
+  return out;
+}
+
+std::vector<AllocationGroup> matrixEntries(const std::vector<model::LinearRef>& targets,
+                                           const std::vector<double>& scores) {
+  PL_CHECK(targets.size() == scores.size(), "{} scores for {} targets: give one score per target", scores.size(),
+           targets.size());
+  std::vector<AllocationGroup> out;
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    out.push_back({targets[i].name, targets[i].modality, targets[i].layer->weight.numel(), scores[i], 0.0});
+  return out;
+}
+
+Granularity granularityFromName(const std::string& name) {
+  checkOneOf("granularity", name, {"block", "layer", "modality"});
+  if (name == "layer") return Granularity::Layer;
+  if (name == "modality") return Granularity::Modality;
+  return Granularity::Block;
+}
+
+ScoreAggregate aggregateFromName(const std::string& name) {
+  checkOneOf("aggregate", name, {"sum", "avg"});
+  return name == "avg" ? ScoreAggregate::Avg : ScoreAggregate::Sum;
+}
+
+}  // namespace prunelab::prune

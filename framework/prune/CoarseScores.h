@@ -1,0 +1,94 @@
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "framework/model/Model.h"
+#include "framework/prune/Allocation.h"
+
+namespace prunelab::prune {
+
+// ECoFLaP's coarse step (spec-ecoflap-efficientvlm.md §1.2–§1.3): one importance scalar per target
+// matrix, measured on the model's calibration loss (Model::loss), then gathered into allocation
+// groups (blocks or matrices) for allocateEcoflap.
+
+/// The coarse-step settings a pruner exposes (pruner.coarse.*).
+struct CoarseOptions {
+  std::string order = "zeroth";
+  double eps = 1e-3;
+  std::string mode = "fast";
+  bool pair = true;
+  std::int64_t nsamples = 32;
+  std::int64_t batch_size = 8;
+
+  template <class V>
+  void visit(V& v) {
+    v(order, "order", "zeroth (Σ|L(W+εz)−L(W−εz)|/2ε per matrix, forward passes only) or first (Σ|W|·mean|∇L|)");
+    v(eps, "eps", "zeroth: perturbation size ε (reference: 1e-3)");
+    v(mode, "mode",
+      "zeroth: fast (re-run only from the perturbed block, needs Model::lossFromBlock) or reference (a full "
+      "forward per perturbation); both give the same scores");
+    v(pair, "pair", "zeroth fast: evaluate the +ε and −ε suffixes as one forward (Model::lossesFromBlock)");
+    v(nsamples, "nsamples", "calibration samples of the coarse step (reference: 32)");
+    v(batch_size, "batch_size", "samples per coarse-step forward (reference: 8); one perturbation per batch");
+  }
+  /// Throws on unknown names and non-positive sizes, with the fix.
+  void validate() const;
+};
+
+/// Zeroth-order settings, as plain values.
+struct ZerothOrderOptions {
+  double eps = 1e-3;
+  bool fast = true;  ///< re-run only the suffix after the perturbed block (Model::lossFromBlock)
+  bool pair = true;  ///< fast: +ε and −ε suffixes in one forward (Model::lossesFromBlock)
+  std::uint64_t seed = 0;
+};
+
+/// The Gaussian direction z ~ N(0, I) (fp32, CPU, shape `shape`) of the perturbation of matrix
+/// `name` on calibration batch `batch`. It is regenerated from (seed, name, batch) whenever it is
+/// needed, so no z is ever stored beyond the matrix being perturbed. Keyed by the canonical name
+/// rather than a position so that a matrix keeps its noise when the target list changes.
+torch::Tensor zerothOrderNoise(const std::string& name, at::IntArrayRef shape, std::uint64_t seed, std::int64_t batch);
+
+/// ECoFLaP's zeroth-order score per target (`MEZO-GradOnly`): for each target W and each batch b,
+/// L± = loss(b) at W ± ε·z(seed, W, b) under no-grad, score = Σ_b |L+ − L−| / (2ε), an estimate of
+/// √(2/π)·Σ_b ‖∇_W L_b‖_F. One matrix is perturbed at a time, in fp32 (fp64 for fp64 weights), and
+/// restored bit-exactly from a copy of that one matrix.
+///
+/// Reference mode is the plain loop (two full forwards per matrix and batch). Fast mode walks each
+/// batch through the stacks once, keeping only the current block's input state; for a target in
+/// block k it runs block k at W+εz and at W−εz from that cached state and continues from block k+1
+/// (Model::lossFromBlock / lossesFromBlock); blocks before k are never re-run. With `pair` both
+/// suffixes run as one forward on the two outputs concatenated along the batch and the model
+/// reduces the loss per half; without it the suffix ops are exactly those of loss(), so fast equals
+/// reference bit for bit. A target outside any block is scored with full forwards in both modes.
+/// A non-finite loss is an error naming the matrix and the batch.
+std::vector<double> zerothOrderScores(model::Model& model, const std::vector<model::Batch>& batches,
+                                      const std::vector<model::LinearRef>& targets, const ZerothOrderOptions& options);
+
+/// First-order scores per target, from one backward per batch (torch::autograd::grad of loss()
+/// with respect to the target weights only), accumulated in fp32.
+struct FirstOrderScores {
+  std::vector<double> gradient;  ///< Σ |W|·mean_b|g_b| (ECoFLaP `GradMagAbs`, the first-order score)
+  std::vector<double> fisher;    ///< Σ W²·mean_b g_b² (`GradMagSquare`, OBD/Fisher-like)
+  std::vector<double> gradNorm;  ///< Σ_b ‖g_b‖_F (what the zeroth-order score estimates, times √(2/π))
+};
+
+/// First-order scores of every target over `batches`. A non-finite loss or gradient is an error
+/// naming the matrix and the batch.
+FirstOrderScores firstOrderScores(model::Model& model, const std::vector<model::Batch>& batches,
+                                  const std::vector<model::LinearRef>& targets);
+
+/// One allocation entry per target (name, modality, numel) with its score.
+std::vector<AllocationGroup> matrixEntries(const std::vector<model::LinearRef>& targets,
+                                           const std::vector<double>& scores);
+
+/// `granularity` from its config name: block, layer or modality.
+Granularity granularityFromName(const std::string& name);
+/// `aggregate` from its config name: sum or avg.
+ScoreAggregate aggregateFromName(const std::string& name);
+
+}  // namespace prunelab::prune
