@@ -1,11 +1,13 @@
 #include "models/Register.h"
 
+#include "models/mini_lm/MiniLm.h"
 #include "models/mlp/MlpClassifier.h"
 
 namespace prunelab::models {
 
 void registerAll(run::Registries& r) {
   r.models.add<MlpClassifier>("mlp", "MLP image classifier (the foundation's end-to-end model)");
+  r.models.add<MiniLm>("mini_lm", "decoder-only transformer LM on the text corpus (perplexity)");
 }
 
 }  // namespace prunelab::models

@@ -9,5 +9,7 @@ namespace prunelab::evaluators {
 inline constexpr char kVqaEvaluatorVersion[] = "vqa-1";
 /// COCO caption metrics (CaptionScorer: cocoTokenize, BLEU-1..4, CIDEr-D, ROUGE-L).
 inline constexpr char kCaptionEvaluatorVersion[] = "caption-1";
+/// Chunked LM perplexity and its add-one unigram baseline (evaluators/perplexity).
+inline constexpr char kPerplexityEvaluatorVersion[] = "perplexity-1";
 
 }  // namespace prunelab::evaluators

@@ -1,0 +1,51 @@
+#include "models/transformer/TransformerBlock.h"
+
+#include "framework/core/Error.h"
+
+namespace prunelab::models {
+
+GeluMlpImpl::GeluMlpImpl(std::int64_t dim, std::int64_t hidden) {
+  PL_CHECK(hidden > 0, "MLP width must be positive, got {}", hidden);
+  fc1 = register_module("fc1", model::PrunableLinear(dim, hidden));
+  fc2 = register_module("fc2", model::PrunableLinear(hidden, dim));
+}
+
+torch::Tensor GeluMlpImpl::forward(const torch::Tensor& x) { return fc2->forward(torch::gelu(fc1->forward(x))); }
+
+TransformerBlockImpl::TransformerBlockImpl(const BlockOptions& o) {
+  PL_CHECK(o.dim() > 0, "block width must be positive, got {}", o.dim());
+  ln1 = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim()}).eps(o.eps())));
+  attn = register_module("attn", SelfAttention(o.dim(), o.heads()));
+  if (o.contextDim() > 0) {
+    lnCross = register_module("ln_cross", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim()}).eps(o.eps())));
+    cross = register_module("cross", CrossAttention(o.dim(), o.contextDim(), o.heads()));
+  }
+  ln2 = register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim()}).eps(o.eps())));
+  mlp = register_module("mlp", GeluMlp(o.dim(), o.mlpDim()));
+}
+
+torch::Tensor TransformerBlockImpl::forward(torch::Tensor x, const torch::Tensor& selfAllowed,
+                                            const torch::Tensor& context, const torch::Tensor& crossAllowed) {
+  x = x + attn->forward(ln1->forward(x), selfAllowed);
+  if (hasCross()) {
+    PL_CHECK(context.defined(),
+             "this block has cross-attention but no context was given: put the context "
+             "features in the state's 'context' field");
+    x = x + cross->forward(lnCross->forward(x), context, crossAllowed);
+  }
+  return x + mlp->forward(ln2->forward(x));
+}
+
+std::vector<std::pair<std::string, model::PrunableLinear>> TransformerBlockImpl::linears() const {
+  std::vector<std::pair<std::string, model::PrunableLinear>> out = {{"attn.qkv", attn->qkv}, {"attn.proj", attn->proj}};
+  if (hasCross()) {
+    out.emplace_back("cross.q", cross->q);
+    out.emplace_back("cross.kv", cross->kv);
+    out.emplace_back("cross.proj", cross->proj);
+  }
+  out.emplace_back("mlp.fc1", mlp->fc1);
+  out.emplace_back("mlp.fc2", mlp->fc2);
+  return out;
+}
+
+}  // namespace prunelab::models

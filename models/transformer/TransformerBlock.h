@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "framework/model/PrunableLinear.h"
+#include "models/transformer/Attention.h"
+
+namespace prunelab::models {
+
+/// The shape of one transformer block, as plain values with chainable setters:
+/// BlockOptions(128, 4).mlpDim(512).contextDim(256).
+struct BlockOptions {
+  BlockOptions(std::int64_t dim, std::int64_t heads) : dim_(dim), heads_(heads), mlpDim_(4 * dim) {}
+  /// Hidden width of the MLP (default 4 * dim).
+  BlockOptions& mlpDim(std::int64_t v) { return mlpDim_ = v, *this; }
+  /// Width of the cross-attention context; 0 (default) means no cross-attention sub-layer.
+  BlockOptions& contextDim(std::int64_t v) { return contextDim_ = v, *this; }
+  /// LayerNorm epsilon.
+  BlockOptions& eps(double v) { return eps_ = v, *this; }
+
+  std::int64_t dim() const { return dim_; }
+  std::int64_t heads() const { return heads_; }
+  std::int64_t mlpDim() const { return mlpDim_; }
+  std::int64_t contextDim() const { return contextDim_; }
+  double eps() const { return eps_; }
+
+ private:
+  std::int64_t dim_, heads_, mlpDim_, contextDim_ = 0;
+  double eps_ = 1e-5;
+};
+
+/// The GELU MLP of a block: fc1 (dim -> mlpDim), GELU, fc2 (mlpDim -> dim).
+class GeluMlpImpl : public torch::nn::Module {
+ public:
+  GeluMlpImpl(std::int64_t dim, std::int64_t hidden);
+  torch::Tensor forward(const torch::Tensor& x);
+
+  model::PrunableLinear fc1{nullptr}, fc2{nullptr};
+};
+TORCH_MODULE(GeluMlp);
+
+/// A pre-LN transformer block:
+///   x += attn(ln1(x))                 self-attention (causal / padding / pair masks)
+///   x += cross(ln_cross(x), context)  only when contextDim > 0
+///   x += mlp(ln2(x))
+/// Submodule names are the canonical suffixes of its prunable Linears: attn.qkv, attn.proj,
+/// cross.q, cross.kv, cross.proj, mlp.fc1, mlp.fc2.
+class TransformerBlockImpl : public torch::nn::Module {
+ public:
+  explicit TransformerBlockImpl(const BlockOptions& options);
+  /// x [B,T,dim]; `selfAllowed` / `crossAllowed` as for scaledDotProductAttention; `context`
+  /// [B,S,contextDim] is required exactly when the block has cross-attention.
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& selfAllowed, const torch::Tensor& context = {},
+                        const torch::Tensor& crossAllowed = {});
+  /// The block's prunable Linears in execution order, under their names relative to the block.
+  std::vector<std::pair<std::string, model::PrunableLinear>> linears() const;
+  /// Whether the block has the cross-attention sub-layer.
+  bool hasCross() const { return !cross.is_empty(); }
+
+  torch::nn::LayerNorm ln1{nullptr}, lnCross{nullptr}, ln2{nullptr};
+  SelfAttention attn{nullptr};
+  CrossAttention cross{nullptr};
+  GeluMlp mlp{nullptr};
+};
+TORCH_MODULE(TransformerBlock);
+
+}  // namespace prunelab::models
