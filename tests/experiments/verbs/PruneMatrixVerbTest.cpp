@@ -73,6 +73,21 @@ TEST_F(PruneMatrixVerbTest, WandaPerMatrixAndObsTwoFourByHand) {
   EXPECT_TRUE(torch::allclose(model::loadSafetensors(out_).get("weight"), mat({0, 0, 3, 4, 4, 3, 0, 0}, 2, 4)));
 }
 
+TEST_F(PruneMatrixVerbTest, WandaNMAndVariantByHand) {
+  auto x = save("X.safetensors", {{"x", mat({4, 1, 1, 1}, 1, 4)}});
+  // 2:4 on the Wanda scores [4 2 3 4 | 16 3 2 1]: each group of 4 loses its two smallest.
+  auto s = prune({"selection=nm", "nm.n=2", "nm.m=4"}, {x});
+  EXPECT_TRUE(torch::equal(keepOf(out_), torch::tensor({1, 0, 0, 1, 1, 1, 0, 0}).reshape({2, 4}).to(torch::kBool)));
+  // Variant at s = 0.5: row sums 13 and 22; sorted scores [2 3 4 4] and [1 2 3 16].
+  //   α = 0.4: row 0 prunes while cumsum <= 5.2 (2, 5) → 2; row 1 <= 8.8 (1, 3, 6) → 3: 5/8 > 0.5.
+  //   α = 0.2: 2.6 → 1; 4.4 → 2: 3/8 < 0.5.   α = 0.3: 3.9 → 1 (col 1); 6.6 → 3 (cols 3, 2, 1): 4/8.
+  s = prune({"selection=variant", "sparsity=0.5"}, {x});
+  EXPECT_TRUE(torch::equal(keepOf(out_), torch::tensor({1, 0, 1, 1, 1, 0, 0, 0}).reshape({2, 4}).to(torch::kBool)));
+  EXPECT_DOUBLE_EQ(s.achievedSparsity, 0.5);
+  EXPECT_DOUBLE_EQ(s.rowSparsityMin, 0.25);
+  EXPECT_DOUBLE_EQ(s.rowSparsityMax, 0.75);
+}
+
 TEST_F(PruneMatrixVerbTest, CommandLinePrintsTheSummaryAndJson) {
   auto x = save("X.safetensors", {{"x", mat({4, 1, 1, 1}, 1, 4)}});
   auto r = testing::runPrunelab({"prune-matrix", "--weight", weight_.string(), "--inputs", x.string(), "sparsity=0.5",
