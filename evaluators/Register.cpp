@@ -2,12 +2,16 @@
 
 #include "evaluators/accuracy/ClassificationAccuracy.h"
 #include "evaluators/perplexity/PerplexityEvaluator.h"
+#include "evaluators/retrieval/RetrievalEvaluator.h"
+#include "evaluators/zeroshot/ZeroShotEvaluator.h"
 
 namespace prunelab::evaluators {
 
 void registerAll(run::Registries& r) {
   r.evaluators.add<ClassificationAccuracy>("accuracy", "classification top-1/top-5 accuracy and per-class recall");
   r.evaluators.add<PerplexityEvaluator>("perplexity", "LM perplexity (WikiText-2 protocol) and a unigram baseline");
+  r.evaluators.add<RetrievalEvaluator>("retrieval", "image-text retrieval R@1/5/10 both ways by ITC similarity");
+  r.evaluators.add<ZeroShotEvaluator>("zeroshot", "CLIP zero-shot classification with a prompt-template ensemble");
 }
 
 }  // namespace prunelab::evaluators

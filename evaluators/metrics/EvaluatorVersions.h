@@ -11,5 +11,9 @@ inline constexpr char kVqaEvaluatorVersion[] = "vqa-1";
 inline constexpr char kCaptionEvaluatorVersion[] = "caption-1";
 /// Chunked LM perplexity and its add-one unigram baseline (evaluators/perplexity).
 inline constexpr char kPerplexityEvaluatorVersion[] = "perplexity-1";
+/// Image-text retrieval R@K by ITC similarity (evaluators/retrieval).
+inline constexpr char kRetrievalEvaluatorVersion[] = "retrieval-1";
+/// Prompt-ensemble zero-shot classification (evaluators/zeroshot).
+inline constexpr char kZeroShotEvaluatorVersion[] = "zeroshot-1";
 
 }  // namespace prunelab::evaluators

@@ -109,4 +109,17 @@ class LanguageModelHead {
   virtual std::int64_t maxLength() const = 0;
 };
 
+/// A dual encoder's joint embedding space (CLIP-style): retrieval by ITC similarity, zero-shot
+/// classification by prompt embeddings.
+class ContrastiveHead {
+ public:
+  virtual ~ContrastiveHead() = default;
+  /// L2-normalised image embeddings [B, D] of a batch holding "images".
+  virtual torch::Tensor imageEmbeddings(const Batch& batch) = 0;
+  /// L2-normalised text embeddings [B, D] of token ids [B, T] (right-padded with [PAD] = 0).
+  virtual torch::Tensor textEmbeddings(const torch::Tensor& tokens) = 0;
+  /// The learned multiplier of the cosine similarities in the contrastive loss (CLIP's exp(t)).
+  virtual double logitScale() const = 0;
+};
+
 }  // namespace prunelab::model
