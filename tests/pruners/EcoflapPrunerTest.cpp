@@ -4,12 +4,9 @@
 #include <cmath>
 #include <map>
 
-#include "experiments/App.h"
-#include "framework/config/Composer.h"
 #include "framework/run/Job.h"
-#include "framework/run/Runner.h"
 #include "tests/support/Assertions.h"
-#include "tests/support/Fixtures.h"
+#include "tests/support/RunFixture.h"
 
 namespace prunelab::pruners {
 namespace {
@@ -18,21 +15,8 @@ using prunelab::testing::errorOf;
 
 // The tiny MLP has two target matrices, vision.blocks.0.fc (32x784) and vision.blocks.1.fc
 // (16x32), one block each, so block granularity gives two groups of 25088 and 512 weights.
-class EcoflapPrunerTest : public ::testing::Test {
+class EcoflapPrunerTest : public testing::TinyRunTest {
  protected:
-  void SetUp() override {
-    if (!testing::haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
-    app::registerAllPlugins(registries_);
-  }
-  std::vector<std::string> overrides(std::vector<std::string> extra) {
-    auto o = testing::tinyRunOverrides(dir_.path());
-    o.insert(o.end(), extra.begin(), extra.end());
-    return o;
-  }
-  run::RunOutcome run(std::vector<std::string> extra) {
-    run::Runner runner(registries_, store_, {":memory:", PRUNELAB_SOURCE_DIR, false, {}});
-    return runner.run(run::prepareJob(composer_, overrides(std::move(extra)), registries_));
-  }
   std::vector<std::string> stageNames(const std::string& runId) {
     std::vector<std::string> out;
     for (const auto& s : store_.stages(runId)) out.push_back(s.stage);
@@ -69,11 +53,6 @@ class EcoflapPrunerTest : public ::testing::Test {
       EXPECT_LE(metrics[p + "achieved_sparsity"], metrics[p + "allocated_sparsity"] + 1e-12) << p;
     }
   }
-
-  run::Registries registries_;
-  testing::TempDir dir_;
-  store::RunStore store_{":memory:"};
-  config::Composer composer_{testing::repoConfigDir()};
 };
 
 TEST_F(EcoflapPrunerTest, ZerothOrderReachesTheTargetUnderTheCapAndIsReproducible) {

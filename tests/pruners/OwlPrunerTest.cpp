@@ -1,37 +1,15 @@
 #include <gtest/gtest.h>
 
-#include "experiments/App.h"
-#include "framework/config/Composer.h"
 #include "framework/run/Job.h"
-#include "framework/run/Runner.h"
 #include "tests/support/Assertions.h"
-#include "tests/support/Fixtures.h"
+#include "tests/support/RunFixture.h"
 
 namespace prunelab::pruners {
 namespace {
 
 using prunelab::testing::errorOf;
 
-class OwlPrunerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!testing::haveFashionMnist()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
-    app::registerAllPlugins(registries_);
-  }
-  std::vector<std::string> overrides(std::vector<std::string> extra) {
-    auto o = testing::tinyRunOverrides(dir_.path());
-    o.insert(o.end(), extra.begin(), extra.end());
-    return o;
-  }
-  run::RunOutcome run(std::vector<std::string> extra) {
-    run::Runner runner(registries_, store_, {":memory:", PRUNELAB_SOURCE_DIR, false, {}});
-    return runner.run(run::prepareJob(composer_, overrides(std::move(extra)), registries_));
-  }
-  run::Registries registries_;
-  testing::TempDir dir_;
-  store::RunStore store_{":memory:"};
-  config::Composer composer_{testing::repoConfigDir()};
-};
+class OwlPrunerTest : public testing::TinyRunTest {};
 
 // The tiny MLP's two blocks differ in size (25088 and 512 weights), so the numel-weighted centre
 // is what keeps the overall sparsity on target.

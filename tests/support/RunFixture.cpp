@@ -10,11 +10,15 @@ void TinyRunTest::SetUp() {
   app::registerAllPlugins(registries_);
 }
 
-run::RunOutcome TinyRunTest::run(const std::vector<std::string>& extra) {
+std::vector<std::string> TinyRunTest::overrides(const std::vector<std::string>& extra) const {
   auto o = tinyRunOverrides(dir_.path());
   o.insert(o.end(), extra.begin(), extra.end());
+  return o;
+}
+
+run::RunOutcome TinyRunTest::run(const std::vector<std::string>& extra) {
   run::Runner runner(registries_, store_, {":memory:", PRUNELAB_SOURCE_DIR, false, {}});
-  return runner.run(run::prepareJob(composer_, o, registries_));
+  return runner.run(run::prepareJob(composer_, overrides(extra), registries_));
 }
 
 }  // namespace prunelab::testing

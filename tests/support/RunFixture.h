@@ -19,7 +19,9 @@ namespace prunelab::testing {
 class TinyRunTest : public ::testing::Test {
  protected:
   void SetUp() override;
-  /// One run with the tiny overrides plus `extra` (later overrides win).
+  /// The tiny overrides plus `extra` (later overrides win).
+  std::vector<std::string> overrides(const std::vector<std::string>& extra) const;
+  /// One run with overrides(extra).
   run::RunOutcome run(const std::vector<std::string>& extra);
 
   run::Registries registries_;
