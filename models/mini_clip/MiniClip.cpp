@@ -4,16 +4,15 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "framework/config/Value.h"
-#include "framework/core/Hash.h"
 #include "framework/core/Log.h"
 #include "framework/core/Options.h"
 #include "framework/core/Progress.h"
 #include "framework/data/Dataset.h"
-#include "framework/model/Safetensors.h"
+#include "framework/model/WeightCache.h"
+#include "models/transformer/Recipe.h"
 
 namespace prunelab::models {
 
@@ -28,20 +27,6 @@ constexpr const char* kImageEmbeds = "image_embeds";
 constexpr std::int64_t kPad = 0;
 const double kInitLogitScale = std::log(1.0 / 0.07);
 const double kMaxLogitScale = std::log(100.0);
-
-// Independent, well-mixed seeds for the parts of one model from one run seed (splitmix64).
-std::uint64_t mixSeed(std::uint64_t seed, std::uint64_t salt) {
-  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (salt + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-double scheduledLr(const MiniClip::Options& o, std::int64_t step, std::int64_t totalSteps) {
-  if (step < o.warmup_steps) return o.lr * static_cast<double>(step + 1) / static_cast<double>(o.warmup_steps);
-  const double span = static_cast<double>(std::max<std::int64_t>(1, totalSteps - o.warmup_steps));
-  return 0.5 * o.lr * (1.0 + std::cos(M_PI * static_cast<double>(step - o.warmup_steps) / span));
-}
 
 torch::Tensor normalized(const torch::Tensor& x) {
   return torch::nn::functional::normalize(x, torch::nn::functional::NormalizeFuncOptions().dim(-1).eps(1e-12));
@@ -99,56 +84,30 @@ void MiniClip::prepare(const model::ModelContext& ctx) {
   const auto optionsYaml = dumpOptions(options_);
   const std::string recipe =
       fmt::format("mini_clip-v1|{}|{}|{}", config::canonicalJson(optionsYaml), ctx.data->fingerprint(), ctx.seed);
-  weightsId_ = sha256Hex(recipe).substr(0, 16);
-  const fs::path dir = ctx.cacheDir / "models";
-  const fs::path file = dir / ("mini_clip-" + weightsId_ + ".safetensors");
-  cacheFile_ = file.string();
-  if (fs::exists(file)) {
-    auto loaded = model::loadSafetensors(file);
-    torch::NoGradGuard noGrad;
-    for (auto& p : net_->named_parameters()) {
-      auto t = loaded.get(p.key());
-      PL_CHECK(t.sizes() == p.value().sizes(),
-               "cached weights '{}' has shape {} for '{}', expected {}: delete the file to retrain", file.string(),
-               c10::str(t.sizes()), p.key(), c10::str(p.value().sizes()));
-      p.value().copy_(t);
-    }
-    logInfo("mini_clip: loaded cached weights {}", file.string());
-  } else {
-    train(ctx);
-    fs::create_directories(dir);
-    // The config first: a weights file present under this name always has its config beside it.
-    const auto& o = options_;
-    nlohmann::ordered_json config;
-    config["format"] = "prunelab-mini_clip";
-    config["version"] = 1;
-    config["weights_id"] = weightsId_;
-    config["architecture"] = {{"image_size", o.image_size},
-                              {"patch_size", o.patch_size},
-                              {"vocab_size", o.vocab_size},
-                              {"max_len", o.max_len},
-                              {"dim", o.dim},
-                              {"heads", o.heads},
-                              {"mlp_dim", o.mlp_dim},
-                              {"vision_depth", o.vision_depth},
-                              {"text_depth", o.text_depth},
-                              {"embed_dim", o.embed_dim},
-                              {"vision_pool", "mean"},
-                              {"text_pool", "mean_real_tokens"},
-                              {"pad_id", kPad}};
-    config["options"] = config::toJson(optionsYaml);
-    config["data_fingerprint"] = ctx.data->fingerprint();
-    config["seed"] = ctx.seed;
-    {
-      std::ofstream out(dir / ("mini_clip-" + weightsId_ + ".json"));
-      PL_CHECK(out, "cannot write the model config under '{}': check that cache_dir is writable", dir.string());
-      out << config.dump(2) << "\n";
-    }
-    std::vector<std::pair<std::string, torch::Tensor>> tensors;
-    for (auto& p : net_->named_parameters()) tensors.emplace_back(p.key(), p.value().detach());
-    model::saveSafetensors(file, tensors, {{"recipe", recipe}, {"format", "prunelab-mini_clip"}});
-    logInfo("mini_clip: trained and cached {}", file.string());
-  }
+  // The model config beside the weights (architecture, options, data, seed).
+  const auto& o = options_;
+  nlohmann::ordered_json config;
+  config["format"] = "prunelab-mini_clip";
+  config["version"] = 1;
+  config["architecture"] = {{"image_size", o.image_size},
+                            {"patch_size", o.patch_size},
+                            {"vocab_size", o.vocab_size},
+                            {"max_len", o.max_len},
+                            {"dim", o.dim},
+                            {"heads", o.heads},
+                            {"mlp_dim", o.mlp_dim},
+                            {"vision_depth", o.vision_depth},
+                            {"text_depth", o.text_depth},
+                            {"embed_dim", o.embed_dim},
+                            {"vision_pool", "mean"},
+                            {"text_pool", "mean_real_tokens"},
+                            {"pad_id", kPad}};
+  config["options"] = config::toJson(optionsYaml);
+  config["data_fingerprint"] = ctx.data->fingerprint();
+  config["seed"] = ctx.seed;
+  const auto cached = model::loadOrTrain(*net_, ctx.cacheDir, "mini_clip", recipe, [&] { train(ctx); }, config);
+  weightsId_ = cached.weightsId;
+  cacheFile_ = cached.file.string();
   net_->eval();
 }
 
@@ -159,18 +118,10 @@ void MiniClip::train(const model::ModelContext& ctx) {
            o.train_split, trainSet->size());
 
   // Weight decay on the Linear weights only (not biases, norms, embeddings, positions or the temperature).
-  std::vector<torch::Tensor> decay, noDecay;
-  for (auto& p : net_->named_parameters()) {
-    const auto& k = p.key();
-    const bool linearWeight = p.value().dim() == 2 && k != "tok_embed.weight" && k != "vision_pos" && k != "text_pos";
-    (linearWeight ? decay : noDecay).push_back(p.value());
-  }
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
-                                 torch::optim::AdamWOptions(o.lr).betas({0.9, 0.98}).weight_decay(o.weight_decay)));
-  groups.emplace_back(noDecay, std::make_unique<torch::optim::AdamWOptions>(
-                                   torch::optim::AdamWOptions(o.lr).betas({0.9, 0.98}).weight_decay(0.0)));
-  torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(o.lr));
+  auto optimizerPtr = makeAdamW(*net_, o.lr, o.weight_decay, {0.9, 0.98}, [](const std::string& k, const torch::Tensor& t) {
+    return t.dim() == 2 && k != "tok_embed.weight" && k != "vision_pos" && k != "text_pos";
+  });
+  auto& optimizer = *optimizerPtr;
 
   // Drop a last batch smaller than half a batch: few negatives make a noisy, easy loss.
   const std::int64_t n = trainSet->size();
@@ -203,8 +154,8 @@ void MiniClip::train(const model::ModelContext& ctx) {
       } else {
         pairs.set("captions", data.at("captions"));
       }
-      const double lr = scheduledLr(o, step, totalSteps);
-      for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      const double lr = warmupCosineLr(o.lr, step, o.warmup_steps, totalSteps);
+      setLearningRate(optimizer, lr);
       optimizer.zero_grad();
       auto l = loss(pairs);
       l.backward();
@@ -284,11 +235,8 @@ model::Batch MiniClip::visionInputs(const torch::Tensor& images) {
   const auto& o = options_;
   PL_CHECK(images.dim() == 4 && images.size(1) == 1 && images.size(2) == o.image_size && images.size(3) == o.image_size,
            "mini_clip expects images [batch, 1, {}, {}], got {}", o.image_size, o.image_size, c10::str(images.sizes()));
-  const std::int64_t b = images.size(0), p = o.patch_size, side = o.image_size / p;
-  auto patches =
-      (images * 2.0 - 1.0).reshape({b, side, p, side, p}).permute({0, 1, 3, 2, 4}).reshape({b, side * side, p * p});
   model::Batch state;
-  state.set(StackState::kHidden, net_->patchEmbed->forward(patches) + net_->visionPos);
+  state.set(StackState::kHidden, net_->patchEmbed->forward(patchify(images, o.patch_size)) + net_->visionPos);
   return state;
 }
 

@@ -3,18 +3,17 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
 
 #include "framework/config/Value.h"
-#include "framework/core/Hash.h"
 #include "framework/core/Log.h"
 #include "framework/core/Options.h"
 #include "framework/core/Progress.h"
 #include "framework/data/Dataset.h"
-#include "framework/model/Safetensors.h"
+#include "framework/model/WeightCache.h"
+#include "models/transformer/Recipe.h"
 
 namespace prunelab::models {
 
@@ -25,14 +24,6 @@ namespace {
 constexpr const char* kStack = "language";
 constexpr const char* kTokens = "tokens";
 constexpr std::int64_t kPad = 0;
-
-// Independent, well-mixed seeds for the parts of one model from one run seed (splitmix64).
-std::uint64_t mixSeed(std::uint64_t seed, std::uint64_t salt) {
-  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (salt + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 // The non-padding tokens of a split's "tokens" rows, row after row: the corpus as one stream.
 torch::Tensor tokenStream(const data::Dataset& split) {
@@ -50,12 +41,6 @@ torch::Tensor tokenStream(const data::Dataset& split) {
 torch::Tensor windows(const torch::Tensor& stream, std::int64_t offset, std::int64_t length) {
   const std::int64_t n = (stream.size(0) - offset) / length;
   return stream.narrow(0, offset, n * length).view({n, length});
-}
-
-double scheduledLr(const MiniLm::Options& o, std::int64_t step) {
-  if (step < o.warmup_steps) return o.lr * static_cast<double>(step + 1) / static_cast<double>(o.warmup_steps);
-  const double span = static_cast<double>(std::max<std::int64_t>(1, o.steps - o.warmup_steps));
-  return 0.5 * o.lr * (1.0 + std::cos(M_PI * static_cast<double>(step - o.warmup_steps) / span));
 }
 
 }  // namespace
@@ -97,50 +82,24 @@ void MiniLm::prepare(const model::ModelContext& ctx) {
   const auto optionsYaml = dumpOptions(options_);
   const std::string recipe =
       fmt::format("mini_lm-v1|{}|{}|{}", config::canonicalJson(optionsYaml), ctx.data->fingerprint(), ctx.seed);
-  weightsId_ = sha256Hex(recipe).substr(0, 16);
-  const fs::path dir = ctx.cacheDir / "models";
-  const fs::path file = dir / ("mini_lm-" + weightsId_ + ".safetensors");
-  cacheFile_ = file.string();
-  if (fs::exists(file)) {
-    auto loaded = model::loadSafetensors(file);
-    torch::NoGradGuard noGrad;
-    for (auto& p : net_->named_parameters()) {
-      auto t = loaded.get(p.key());
-      PL_CHECK(t.sizes() == p.value().sizes(),
-               "cached weights '{}' has shape {} for '{}', expected {}: delete the file to retrain", file.string(),
-               c10::str(t.sizes()), p.key(), c10::str(p.value().sizes()));
-      p.value().copy_(t);
-    }
-    logInfo("mini_lm: loaded cached weights {}", file.string());
-  } else {
-    train(ctx);
-    fs::create_directories(dir);
-    // The config first: a weights file present under this name always has its config beside it.
-    nlohmann::ordered_json config;
-    config["format"] = "prunelab-mini_lm";
-    config["version"] = 1;
-    config["weights_id"] = weightsId_;
-    config["architecture"] = {{"vocab_size", options_.vocab_size},
-                              {"dim", options_.dim},
-                              {"depth", options_.depth},
-                              {"heads", options_.heads},
-                              {"mlp_dim", options_.mlp_dim},
-                              {"max_len", options_.max_len},
-                              {"tie_embeddings", options_.tie_embeddings},
-                              {"pad_id", kPad}};
-    config["options"] = config::toJson(optionsYaml);
-    config["data_fingerprint"] = ctx.data->fingerprint();
-    config["seed"] = ctx.seed;
-    {
-      std::ofstream out(dir / ("mini_lm-" + weightsId_ + ".json"));
-      PL_CHECK(out, "cannot write the model config under '{}': check that cache_dir is writable", dir.string());
-      out << config.dump(2) << "\n";
-    }
-    std::vector<std::pair<std::string, torch::Tensor>> tensors;
-    for (auto& p : net_->named_parameters()) tensors.emplace_back(p.key(), p.value().detach());
-    model::saveSafetensors(file, tensors, {{"recipe", recipe}, {"format", "prunelab-mini_lm"}});
-    logInfo("mini_lm: trained and cached {}", file.string());
-  }
+  // The model config beside the weights (architecture, options, data, seed).
+  nlohmann::ordered_json config;
+  config["format"] = "prunelab-mini_lm";
+  config["version"] = 1;
+  config["architecture"] = {{"vocab_size", options_.vocab_size},
+                            {"dim", options_.dim},
+                            {"depth", options_.depth},
+                            {"heads", options_.heads},
+                            {"mlp_dim", options_.mlp_dim},
+                            {"max_len", options_.max_len},
+                            {"tie_embeddings", options_.tie_embeddings},
+                            {"pad_id", kPad}};
+  config["options"] = config::toJson(optionsYaml);
+  config["data_fingerprint"] = ctx.data->fingerprint();
+  config["seed"] = ctx.seed;
+  const auto cached = model::loadOrTrain(*net_, ctx.cacheDir, "mini_lm", recipe, [&] { train(ctx); }, config);
+  weightsId_ = cached.weightsId;
+  cacheFile_ = cached.file.string();
   net_->eval();
 }
 
@@ -154,17 +113,10 @@ void MiniLm::train(const model::ModelContext& ctx) {
            o.train_split, stream.max().item<std::int64_t>(), o.vocab_size);
 
   // Weight decay on the Linear weights only (not biases, norms, embeddings or positions).
-  std::vector<torch::Tensor> decay, noDecay;
-  for (auto& p : net_->named_parameters()) {
-    const bool linearWeight = p.value().dim() == 2 && p.key() != "tok_embed.weight" && p.key() != "pos_embed";
-    (linearWeight ? decay : noDecay).push_back(p.value());
-  }
-  std::vector<torch::optim::OptimizerParamGroup> groups;
-  groups.emplace_back(decay, std::make_unique<torch::optim::AdamWOptions>(
-                                 torch::optim::AdamWOptions(o.lr).betas({0.9, 0.95}).weight_decay(o.weight_decay)));
-  groups.emplace_back(noDecay, std::make_unique<torch::optim::AdamWOptions>(
-                                   torch::optim::AdamWOptions(o.lr).betas({0.9, 0.95}).weight_decay(0.0)));
-  torch::optim::AdamW optimizer(std::move(groups), torch::optim::AdamWOptions(o.lr));
+  auto optimizerPtr = makeAdamW(*net_, o.lr, o.weight_decay, {0.9, 0.95}, [](const std::string& k, const torch::Tensor& t) {
+    return t.dim() == 2 && k != "tok_embed.weight" && k != "pos_embed";
+  });
+  auto& optimizer = *optimizerPtr;
 
   net_->train();
   Progress progress("train mini_lm", o.steps, "step");
@@ -188,8 +140,8 @@ void MiniLm::train(const model::ModelContext& ctx) {
     }
     auto batch = pass.index_select(0, order.narrow(0, cursor, o.batch_size));
     cursor += o.batch_size;
-    const double lr = scheduledLr(o, step);
-    for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    const double lr = warmupCosineLr(o.lr, step, o.warmup_steps, o.steps);
+    setLearningRate(optimizer, lr);
     optimizer.zero_grad();
     auto l = loss(model::Batch().set(kTokens, batch));
     l.backward();

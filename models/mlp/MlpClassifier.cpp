@@ -4,12 +4,12 @@
 #include <filesystem>
 
 #include "framework/config/Value.h"
-#include "framework/core/Hash.h"
 #include "framework/core/Log.h"
 #include "framework/core/Options.h"
 #include "framework/core/Progress.h"
 #include "framework/data/Dataset.h"
-#include "framework/model/Safetensors.h"
+#include "framework/model/WeightCache.h"
+#include "models/transformer/Recipe.h"
 
 namespace prunelab::models {
 
@@ -40,26 +40,7 @@ void MlpClassifier::prepare(const model::ModelContext& ctx) {
   // The recipe: architecture and training options, the exact data, the seed and the code version.
   const std::string recipe = fmt::format("mlp-v1|{}|{}|{}", config::canonicalJson(dumpOptions(options_)),
                                          ctx.data->fingerprint(), ctx.seed);
-  weightsId_ = sha256Hex(recipe).substr(0, 16);
-  const fs::path file = ctx.cacheDir / "models" / ("mlp-" + weightsId_ + ".safetensors");
-  if (fs::exists(file)) {
-    auto loaded = model::loadSafetensors(file);
-    torch::NoGradGuard noGrad;
-    for (auto& p : net_->named_parameters()) {
-      auto t = loaded.get(p.key());
-      PL_CHECK(t.sizes() == p.value().sizes(), "cached weights '{}' has shape {} for '{}', expected {}: delete the "
-               "file to retrain", file.string(), c10::str(t.sizes()), p.key(), c10::str(p.value().sizes()));
-      p.value().copy_(t);
-    }
-    logInfo("mlp: loaded cached weights {}", file.string());
-  } else {
-    train(ctx);
-    std::vector<std::pair<std::string, torch::Tensor>> tensors;
-    for (auto& p : net_->named_parameters()) tensors.emplace_back(p.key(), p.value().detach());
-    fs::create_directories(file.parent_path());
-    model::saveSafetensors(file, tensors, {{"recipe", recipe}, {"format", "prunelab-mlp"}});
-    logInfo("mlp: trained and cached {}", file.string());
-  }
+  weightsId_ = model::loadOrTrain(*net_, ctx.cacheDir, "mlp", recipe, [&] { train(ctx); }).weightsId;
   net_->eval();
 }
 
@@ -77,9 +58,8 @@ void MlpClassifier::train(const model::ModelContext& ctx) {
                                static_cast<std::uint64_t>(ctx.seed) * 1000003u + static_cast<std::uint64_t>(epoch));
     double epochLoss = 0;
     for (std::int64_t b = 0; b < sampler.numBatches(); ++b, ++step) {
-      const double lr = 0.5 * options_.lr * (1.0 + std::cos(M_PI * static_cast<double>(step) / totalSteps));
-      for (auto& group : optimizer.param_groups())
-        static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      const double lr = warmupCosineLr(options_.lr, step, 0, totalSteps);
+      setLearningRate(optimizer, lr);
       auto batch = sampler.batch(b);
       optimizer.zero_grad();
       auto l = loss(batch);
