@@ -79,7 +79,10 @@ void FashionScenes::Options::validate() const {
   PL_CHECK(zeroshot_size == -1 || zeroshot_size >= 0, "zeroshot_size must be -1 (all) or >= 0, got {}", zeroshot_size);
 }
 
-FashionScenes::FashionScenes(Options options) : options_(std::move(options)) { options_.validate(); }
+// The vocabulary is fixed (every word the generator can write), so the tokenizer exists before prepare().
+FashionScenes::FashionScenes(Options options) : options_(std::move(options)), tokenizer_(SceneGenerator::vocabulary()) {
+  options_.validate();
+}
 
 void FashionScenes::prepare() {
   if (prepared_) return;
@@ -106,7 +109,6 @@ void FashionScenes::prepare() {
     const std::string content = contentHash.hex();
     generatorFingerprint_ = original ? recorded : sha256Hex("imported:" + content);
   }
-  tokenizer_ = WordTokenizer(SceneGenerator::vocabulary());
   const std::int64_t T = o.max_text_len;
 
   torch::Tensor imagesBySplit[3];
@@ -303,22 +305,25 @@ const std::vector<Scene>& FashionScenes::scenes(const std::string& split) const 
   return it->second;
 }
 
+std::vector<std::int64_t> FashionScenes::encodeText(const std::string& text, std::int64_t maxLen, bool addBos,
+                                                    bool addEos) const {
+  return tokenizer_.encode(text, maxLen, addBos, addEos);
+}
+
+std::string FashionScenes::decodeText(const std::vector<std::int64_t>& ids) const { return tokenizer_.decode(ids); }
+
+bool FashionScenes::knowsAllWords(const std::string& text) const {
+  for (const auto& word : WordTokenizer::words(text))
+    if (tokenizer_.id(word) == WordTokenizer::kUnk) return false;
+  return true;
+}
+
 std::vector<data::VqaQuestion> FashionScenes::vqaQuestions(const std::string& split) const {
-  std::vector<data::VqaQuestion> out;
-  for (const Scene& s : scenes(split)) {
-    for (const SceneQuestion& q : s.questions) {
-      data::VqaQuestion v;
-      v.questionId = q.id;
-      v.imageId = s.id;
-      v.question = q.question;
-      v.questionType = questionTypeName(q.type);
-      v.answerType = q.answerType;
-      v.multipleChoiceAnswer = q.multipleChoiceAnswer;
-      v.answers = q.answers;
-      out.push_back(std::move(v));
-    }
-  }
-  return out;
+  return sceneVqaQuestions(scenes(split));
+}
+
+data::CocoCaptions FashionScenes::captionReferences(const std::string& split) const {
+  return sceneCocoCaptions(scenes(split));
 }
 
 const std::vector<std::string>& FashionScenes::lmTexts(const std::string& split) const {

@@ -10,6 +10,7 @@
 #include "datasets/fashion_scenes/WordTokenizer.h"
 #include "framework/data/Dataset.h"
 #include "framework/data/StandardFormats.h"
+#include "framework/data/TextSource.h"
 
 namespace prunelab::datasets {
 
@@ -36,7 +37,12 @@ namespace prunelab::datasets {
 ///    and "question: ... answer: ..." string; field "tokens" [B,T].
 ///  - "zeroshot": single items cut from test scenes (their cell, pixels unchanged) and centred on a
 ///    blank canvas of the scene size; "images", "labels" [B], "image_ids" [B] (the source scene).
-class FashionScenes : public data::DataSource {
+///
+/// As a data::TextSource it gives text tasks the tokenizer, the zero-shot class names
+/// (SceneGenerator::classNames()) and the references of "train"/"val"/"test" in the forms
+/// `prunelab data export` writes (SceneExport's sceneCocoCaptions / sceneVqaQuestions), so that
+/// in-process scores and `prunelab score` on an export agree.
+class FashionScenes : public data::DataSource, public data::TextSource {
  public:
   struct Options : SceneGenerator::Options {
     std::int64_t calib_size = 128;
@@ -65,10 +71,21 @@ class FashionScenes : public data::DataSource {
   std::string fingerprint() const override;
   std::string name() const override { return "fashion_scenes"; }
 
+  // data::TextSource
+  std::vector<std::int64_t> encodeText(const std::string& text, std::int64_t maxLen = -1, bool addBos = false,
+                                       bool addEos = false) const override;
+  std::string decodeText(const std::vector<std::int64_t>& ids) const override;
+  bool knowsAllWords(const std::string& text) const override;
+  std::int64_t maxTextLength() const override { return options_.max_text_len; }
+  std::vector<std::string> classNames() const override { return SceneGenerator::classNames(); }
+  /// The questions of scene split "train", "val" or "test" in VQAv2 form, in "vqa_<split>" order.
+  std::vector<data::VqaQuestion> vqaQuestions(const std::string& split) const override;
+  /// The images and 5 captions of scene split "train", "val" or "test" in COCO form, images in the
+  /// split's order (image id = the batches' "image_ids"), as captions_<split>.json of an export.
+  data::CocoCaptions captionReferences(const std::string& split) const override;
+
   /// The scenes of "train", "val" or "test", for evaluators (captions, 10-answer questions).
   const std::vector<Scene>& scenes(const std::string& split) const;
-  /// The questions of scene split "train", "val" or "test" in VQAv2 form, in "vqa_<split>" order.
-  std::vector<data::VqaQuestion> vqaQuestions(const std::string& split) const;
   /// The LM corpus strings of scene split "train", "val" or "test", in "lm_<split>" order.
   const std::vector<std::string>& lmTexts(const std::string& split) const;
   /// The tokenizer of every text field (the closed FashionScenes vocabulary).

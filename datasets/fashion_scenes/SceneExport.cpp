@@ -92,13 +92,45 @@ class Sidecar {
 
 }  // namespace
 
+data::CocoCaptions sceneCocoCaptions(const std::vector<Scene>& scenes) {
+  data::CocoCaptions coco;
+  for (const Scene& s : scenes) {
+    PL_CHECK(s.captions.size() <= static_cast<std::size_t>(kCaptionIdsPerScene),
+             "fashion_scenes: scene {} has {} captions; at most {} fit the caption id scheme", s.id, s.captions.size(),
+             kCaptionIdsPerScene);
+    coco.images.push_back({s.id, imageName(s.id), s.height, s.width});
+    for (std::size_t k = 0; k < s.captions.size(); ++k)
+      coco.annotations.push_back({s.id * kCaptionIdsPerScene + static_cast<std::int64_t>(k), s.id, s.captions[k]});
+  }
+  return coco;
+}
+
+std::vector<data::VqaQuestion> sceneVqaQuestions(const std::vector<Scene>& scenes) {
+  std::vector<data::VqaQuestion> out;
+  for (const Scene& s : scenes) {
+    for (const SceneQuestion& q : s.questions) {
+      data::VqaQuestion v;
+      v.questionId = q.id;
+      v.imageId = s.id;
+      v.question = q.question;
+      v.questionType = questionTypeName(q.type);
+      v.answerType = q.answerType;
+      v.multipleChoiceAnswer = q.multipleChoiceAnswer;
+      v.answers = q.answers;
+      out.push_back(std::move(v));
+    }
+  }
+  return out;
+}
+
 void exportScenes(const fs::path& dir, const std::string& split, const std::vector<Scene>& scenes,
                   const std::string& generatorFingerprint) {
   SceneGenerator::splitIndex(split);
+  // Built first: a scene that does not fit the standard formats fails before any file is written.
+  const data::CocoCaptions coco = sceneCocoCaptions(scenes);
+  const std::vector<data::VqaQuestion> vqa = sceneVqaQuestions(scenes);
   fs::create_directories(dir / "images");
 
-  data::CocoCaptions coco;
-  std::vector<data::VqaQuestion> vqa;
   nlohmann::ordered_json sidecar;
   sidecar["format"] = kFormat;
   sidecar["version"] = kFormatVersion;
@@ -110,27 +142,10 @@ void exportScenes(const fs::path& dir, const std::string& split, const std::vect
     PL_CHECK(s.split == split, "exportScenes('{}'): scene {} belongs to split '{}'", split, s.id, s.split);
     PL_CHECK(s.pixels.size() == static_cast<std::size_t>(s.height) * static_cast<std::size_t>(s.width),
              "exportScenes: scene {} has {} pixels for a {}x{} image", s.id, s.pixels.size(), s.height, s.width);
-    PL_CHECK(s.captions.size() <= static_cast<std::size_t>(kCaptionIdsPerScene),
-             "exportScenes: scene {} has {} captions; at most {} fit the caption id scheme", s.id, s.captions.size(),
-             kCaptionIdsPerScene);
     const fs::path png = dir / "images" / imageName(s.id);
     PL_CHECK(stbi_write_png(png.c_str(), s.width, s.height, 1, s.pixels.data(), s.width) != 0,
              "cannot write PNG '{}'; check that the folder is writable and has space", png.string());
 
-    coco.images.push_back({s.id, imageName(s.id), s.height, s.width});
-    for (std::size_t k = 0; k < s.captions.size(); ++k)
-      coco.annotations.push_back({s.id * kCaptionIdsPerScene + static_cast<std::int64_t>(k), s.id, s.captions[k]});
-    for (const SceneQuestion& q : s.questions) {
-      data::VqaQuestion v;
-      v.questionId = q.id;
-      v.imageId = s.id;
-      v.question = q.question;
-      v.questionType = questionTypeName(q.type);
-      v.answerType = q.answerType;
-      v.multipleChoiceAnswer = q.multipleChoiceAnswer;
-      v.answers = q.answers;
-      vqa.push_back(std::move(v));
-    }
     nlohmann::ordered_json cells = nlohmann::ordered_json::array();
     for (const SceneCell& c : s.cells) {
       if (c.empty()) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "datasets/fashion_scenes/SceneGenerator.h"
+#include "framework/data/StandardFormats.h"
 
 namespace prunelab::datasets {
 
@@ -25,6 +26,13 @@ struct ImportedScenes {
   /// True when the scenes read back hash to `recordedContentHash` (nothing was edited or lost).
   bool contentMatches() const { return sceneContentHash(scenes) == recordedContentHash; }
 };
+
+/// The captions of `scenes` in COCO form, as captions_<split>.json holds them: images in scene order
+/// (id = scene id, file_name "<scene id>.png"), annotation id = scene id * 10 + caption number.
+data::CocoCaptions sceneCocoCaptions(const std::vector<Scene>& scenes);
+/// The questions of `scenes` in VQAv2 form (question_type = the FashionScenes type name), scene by
+/// scene, as vqa_<split>_questions.json / _annotations.json hold them.
+std::vector<data::VqaQuestion> sceneVqaQuestions(const std::vector<Scene>& scenes);
 
 /// Writes `scenes` (all of one split) under `dir`, creating folders as needed.
 void exportScenes(const std::filesystem::path& dir, const std::string& split, const std::vector<Scene>& scenes,

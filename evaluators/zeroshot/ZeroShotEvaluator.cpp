@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "datasets/fashion_scenes/FashionScenes.h"
+#include "evaluators/common/TextTask.h"
 #include "evaluators/metrics/ZeroShot.h"
 #include "framework/core/Progress.h"
 #include "framework/data/Dataset.h"
@@ -37,7 +37,7 @@ std::vector<std::string> ZeroShotEvaluator::prompts(const std::vector<std::strin
                                                     const std::string& className) {
   std::vector<std::string> out;
   for (const auto& t : templates)
-    out.push_back(replaceAll(replaceAll(t, "{a}", withArticle(className)), "{}", className));
+    out.push_back(fillPlaceholder(replaceAll(t, "{a}", withArticle(className)), className));
   return out;
 }
 
@@ -48,25 +48,20 @@ std::vector<store::MetricRecord> ZeroShotEvaluator::evaluate(run::EvalContext& c
            "model=mini_clip); model '{}' has none: choose another evaluator or model",
            c10::demangle(typeid(ctx.model).name()));
   // The prompts are words: they need the data source's class names and tokenizer.
-  const auto* scenes = dynamic_cast<const datasets::FashionScenes*>(&ctx.data);
-  PL_CHECK(scenes != nullptr,
-           "evaluator 'zeroshot' needs class names and a tokenizer from the data source; dataset '{}' has none "
-           "(use dataset=fashion_scenes)",
-           ctx.data.name());
-  const auto& tokenizer = scenes->tokenizer();
-  const std::int64_t maxLen = scenes->options().max_text_len;
+  const data::TextSource& text = requireTextSource(ctx.data, "zeroshot", "class names and a tokenizer");
+  const std::int64_t maxLen = text.maxTextLength();
   std::vector<torch::Tensor> promptTokens;
-  for (const auto& name : datasets::SceneGenerator::classNames()) {
+  for (const auto& name : text.classNames()) {
     const auto texts = prompts(options_.templates, name);
     auto tokens = torch::zeros({static_cast<std::int64_t>(texts.size()), maxLen}, torch::kInt64);
     auto acc = tokens.accessor<std::int64_t, 2>();
     for (std::size_t i = 0; i < texts.size(); ++i) {
-      for (const auto& word : datasets::WordTokenizer::words(texts[i]))
-        PL_CHECK(tokenizer.id(word) != datasets::WordTokenizer::kUnk,
-                 "zeroshot: the word '{}' of prompt '{}' is not in the tokenizer's vocabulary: change eval.*.templates",
-                 word, texts[i]);
-      const auto ids = tokenizer.encode(texts[i], maxLen, true, true);
-      PL_CHECK(static_cast<std::int64_t>(ids.size()) <= maxLen && ids.back() == datasets::WordTokenizer::kEos,
+      const auto unknown = unknownWords(text, texts[i]);
+      PL_CHECK(unknown.empty(),
+               "zeroshot: the word '{}' of prompt '{}' is not in the tokenizer's vocabulary: change eval.*.templates",
+               unknown.empty() ? "" : unknown.front(), texts[i]);
+      const auto ids = text.encodeText(texts[i], -1, true, true);
+      PL_CHECK(static_cast<std::int64_t>(ids.size()) <= maxLen,
                "zeroshot: prompt '{}' is longer than max_text_len ({})", texts[i], maxLen);
       for (std::size_t j = 0; j < ids.size(); ++j)
         acc[static_cast<std::int64_t>(i)][static_cast<std::int64_t>(j)] = ids[j];

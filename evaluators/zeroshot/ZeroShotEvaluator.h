@@ -17,9 +17,9 @@ namespace prunelab::evaluators {
 /// prompt templates filled with the class name are embedded, normalised, averaged and
 /// re-normalised; logits = 100 · image embedding · classifier.
 ///
-/// Class names and the tokenizer come from the data source (FashionScenes: its 10 class names and
-/// closed word vocabulary), so every template word must be in that vocabulary; an unknown word
-/// is an error naming it. In a template, "{}" is the class name and "{a}" the class name with its
+/// Class names and the tokenizer come from the data source, a data::TextSource (FashionScenes: its
+/// 10 class names and closed word vocabulary), so every template word must be in that vocabulary;
+/// an unknown word, or a prompt longer than the source's text length, is an error naming it. In a template, "{}" is the class name and "{a}" the class name with its
 /// article ("a t-shirt", "an ankle boot"). The default templates are the caption forms the scenes
 /// are described with (caption templates of SceneGenerator), for a scene holding that one item,
 /// plus CLIP's plain "a photo of a {}":

@@ -114,12 +114,53 @@ class LanguageModelHead {
 class ContrastiveHead {
  public:
   virtual ~ContrastiveHead() = default;
-  /// L2-normalised image embeddings [B, D] of a batch holding "images".
+  /// L2-normalised image embeddings [B, D] of a batch holding "images" ([B, Q, D] for a model
+  /// that overrides similarity()).
   virtual torch::Tensor imageEmbeddings(const Batch& batch) = 0;
   /// L2-normalised text embeddings [B, D] of token ids [B, T] (right-padded with [PAD] = 0).
   virtual torch::Tensor textEmbeddings(const torch::Tensor& tokens) = 0;
   /// The learned multiplier of the cosine similarities in the contrastive loss (CLIP's exp(t)).
   virtual double logitScale() const = 0;
+  /// ITC similarities [I, T] of image embeddings (as imageEmbeddings returns them) and text
+  /// embeddings [T, D]. Default: their dot products. A model whose image side is several vectors
+  /// overrides it (BLIP-2: imageEmbeddings gives [I, Q, D], one per query, and the similarity is
+  /// the max over the queries).
+  virtual torch::Tensor similarity(const torch::Tensor& images, const torch::Tensor& texts) {
+    return torch::matmul(images, texts.t());
+  }
+};
+
+/// Settings of text generation (BLIP-2's generate): greedy when numBeams == 1, else beam search
+/// keeping numBeams hypotheses, finished ones ranked by sum(log p) / length^lengthPenalty (the
+/// HuggingFace rule; length counts generated tokens, [EOS] included).
+struct GenerationOptions {
+  std::int64_t numBeams = 1;
+  /// [EOS] cannot be chosen before this many tokens were generated.
+  std::int64_t minLength = 1;
+  /// Generated tokens at most ([EOS] not counted); a hypothesis reaching it is finished.
+  std::int64_t maxLength = 20;
+  double lengthPenalty = 1.0;
+};
+
+/// A model that writes text about an image after a prompt (captioning, VQA): BLIP-2's generate.
+class GenerativeHead {
+ public:
+  virtual ~GenerativeHead() = default;
+  /// For image i of `images` (field "images") and prompts[i] (token ids starting with [BOS] = 2,
+  /// no [EOS], no padding; just {[BOS]} for captioning), the generated continuation's token ids,
+  /// without the prompt and without [EOS]. Deterministic; batches its model calls.
+  virtual std::vector<std::vector<std::int64_t>> generate(const Batch& images,
+                                                          const std::vector<std::vector<std::int64_t>>& prompts,
+                                                          const GenerationOptions& options) = 0;
+};
+
+/// Image-text matching (BLIP's ITM head), for re-ranking retrieval candidates.
+class MatchingHead {
+ public:
+  virtual ~MatchingHead() = default;
+  /// The raw "match" logit (itm_logit[:,1], BLIP-2: averaged over its queries) of each pair
+  /// (image i of `images`, text row i of `tokens` [N,T], right-padded with [PAD] = 0): [N].
+  virtual torch::Tensor matchLogits(const Batch& images, const torch::Tensor& tokens) = 0;
 };
 
 }  // namespace prunelab::model

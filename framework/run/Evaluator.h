@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -10,11 +11,13 @@
 
 namespace prunelab::run {
 
-/// What an evaluator works with: the (pruned) model, the run's data and the seed.
+/// What an evaluator works with: the (pruned) model, the run's data, the seed and the run's folder.
 struct EvalContext {
   model::Model& model;
   data::DataSource& data;
   std::int64_t seed = 0;
+  /// The run's output folder, for files an evaluator writes (predictions); empty outside a run.
+  std::filesystem::path outputDir = {};
 };
 
 /// An evaluation task (plugin). Metric keys follow task/dataset/split/metric; values stay in the

@@ -239,7 +239,7 @@ RunOutcome Runner::run(const Job& job, const fs::path& requestedDir, const std::
 
     for (auto& [name, evaluator] : evaluators) {
       auto stage = profiler.stage("evaluate:" + name);
-      EvalContext ectx{*model, *data, opt.seed};
+      EvalContext ectx{*model, *data, opt.seed, outputDir};
       auto metrics = evaluator->evaluate(ectx);
       for (auto& metric : metrics) metric.version = evaluator->version();
       store_.putMetrics(outcome.runId, metrics);

@@ -240,6 +240,51 @@ TEST_F(FashionScenesTest, ExportImportRoundTripKeepsFingerprintBatchesAndMetrics
   EXPECT_NE(edited.fingerprint(), ds.fingerprint());
 }
 
+TEST_F(FashionScenesTest, TextSourceMatchesTheExportAndTheBatches) {
+  const FashionScenes& ds = shared();
+  const data::DataSource& source = ds;
+  const auto* text = dynamic_cast<const data::TextSource*>(&source);
+  ASSERT_NE(text, nullptr) << "evaluators reach the text side through the DataSource";
+
+  testing::TempDir dir;
+  exportScenes(dir.path(), "test", ds.scenes("test"), ds.generatorFingerprint());
+  const auto exported = data::readCocoCaptions(dir / "captions_test.json");
+  const auto refs = text->captionReferences("test");
+  ASSERT_EQ(refs.images.size(), exported.images.size());
+  for (std::size_t i = 0; i < refs.images.size(); ++i) {
+    EXPECT_EQ(refs.images[i].id, exported.images[i].id);
+    EXPECT_EQ(refs.images[i].fileName, exported.images[i].fileName);
+    EXPECT_EQ(refs.images[i].height, exported.images[i].height);
+    EXPECT_EQ(refs.images[i].width, exported.images[i].width);
+  }
+  ASSERT_EQ(refs.annotations.size(), exported.annotations.size());
+  for (std::size_t i = 0; i < refs.annotations.size(); ++i) {
+    EXPECT_EQ(refs.annotations[i].id, exported.annotations[i].id);
+    EXPECT_EQ(refs.annotations[i].imageId, exported.annotations[i].imageId);
+    EXPECT_EQ(refs.annotations[i].caption, exported.annotations[i].caption);
+  }
+  EXPECT_EQ(refs.annotations.size(), 5 * refs.images.size());
+  const auto ids = whole(ds, "test").at("image_ids");
+  ASSERT_EQ(ids.size(0), static_cast<std::int64_t>(refs.images.size()));
+  for (std::size_t i = 0; i < refs.images.size(); ++i)
+    EXPECT_EQ(ids[static_cast<std::int64_t>(i)].item<std::int64_t>(), refs.images[i].id) << "image " << i;
+  const auto qids = whole(ds, "vqa_test").at("question_ids");
+  const auto questions = text->vqaQuestions("test");
+  ASSERT_EQ(qids.size(0), static_cast<std::int64_t>(questions.size()));
+  for (std::size_t i = 0; i < questions.size(); ++i)
+    EXPECT_EQ(qids[static_cast<std::int64_t>(i)].item<std::int64_t>(), questions[i].questionId);
+
+  const auto encoded = text->encodeText("A t-shirt at the top left.", -1, true, false);
+  EXPECT_EQ(encoded.front(), WordTokenizer::kBos);
+  EXPECT_EQ(encoded.size(), 1u + 6u);
+  EXPECT_EQ(text->decodeText(encoded), "a t-shirt at the top left");
+  EXPECT_EQ(text->encodeText("a bag", 3, true, true).size(), 3u) << "maxLen keeps the framing";
+  EXPECT_TRUE(text->knowsAllWords("Question: how many bags are there? Answer:"));
+  EXPECT_FALSE(text->knowsAllWords("a photo of a zebra"));
+  EXPECT_EQ(text->classNames(), SceneGenerator::classNames());
+  EXPECT_EQ(text->maxTextLength(), ds.options().max_text_len);
+}
+
 TEST_F(FashionScenesTest, ConfigFilesParse) {
   for (const char* name : {"fashion_scenes.yaml", "fashion_scenes_tiny.yaml"}) {
     const auto node = YAML::LoadFile((testing::repoConfigDir() / "dataset" / name).string());

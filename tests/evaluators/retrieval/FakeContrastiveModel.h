@@ -40,6 +40,29 @@ class FakeContrastiveModel : public model::Model, public model::ContrastiveHead 
   torch::nn::Module module_;
 };
 
+/// FakeContrastiveModel with an ITM head: the logit of (image, text) is logits[image][text - 10], where
+/// image is the batch field "image_index" and text the second token (as for the text embeddings).
+/// Counts the calls and the pairs scored.
+class FakeMatchingModel : public FakeContrastiveModel, public model::MatchingHead {
+ public:
+  FakeMatchingModel(torch::Tensor table, torch::Tensor logits)
+      : FakeContrastiveModel(std::move(table)), logits_(std::move(logits)) {}
+  torch::Tensor matchLogits(const model::Batch& images, const torch::Tensor& tokens) override {
+    ++matchCalls;
+    pairsScored += tokens.size(0);
+    const auto image = images.at("image_index").to(torch::kInt64);
+    PL_CHECK(image.size(0) == tokens.size(0), "FakeMatchingModel: {} images for {} texts", image.size(0),
+             tokens.size(0));
+    return logits_.index({image, tokens.select(1, 1) - 10});
+  }
+
+  int matchCalls = 0;
+  std::int64_t pairsScored = 0;
+
+ private:
+  torch::Tensor logits_;
+};
+
 /// Splits of named tensors (first dimension = examples).
 class FakeSource : public data::DataSource {
  public:

@@ -3,6 +3,7 @@
 #include "evaluators/zeroshot/ZeroShotEvaluator.h"
 #include "tests/evaluators/retrieval/FakeContrastiveModel.h"
 #include "tests/support/Assertions.h"
+#include "tests/support/FakeTextModels.h"
 #include "tests/support/TinyBlockModel.h"
 
 namespace prunelab::evaluators {
@@ -63,6 +64,31 @@ TEST(ZeroShotEvaluatorTest, NeedsAContrastiveModelAndAVocabulary) {
   testing::FakeContrastiveModel clip(torch::zeros({4, 2}));
   run::EvalContext noVocabulary{clip, data, 0};
   EXPECT_CONTAINS(testing::errorOf([&] { eval.evaluate(noVocabulary); }), "dataset=fashion_scenes");
+}
+
+TEST(ZeroShotEvaluatorTest, ClassNamesAndTokensComeFromTheTextSource) {
+  testing::FakeTextSource data({"a", "photo", "of", "bag", "coat", "picture"}, 6);
+  data.classes = {"bag", "coat"};
+  data.add("zeroshot", {{"images", torch::tensor({1.f, 0.f, 0.f, 1.f}).view({2, 2})},
+                        {"labels", torch::tensor({0, 1}, torch::kInt64)}});
+  auto table = torch::zeros({16, 2});
+  table[data.ids("bag")[0]] = torch::tensor({1.f, 0.f});
+  table[data.ids("coat")[0]] = torch::tensor({0.f, 1.f});
+  testing::FakeContrastiveModel clip(table);
+  ZeroShotEvaluator::Options o;
+  o.templates = {"{} a photo"};  // the class name is the second token, which FakeContrastiveModel reads
+  ZeroShotEvaluator eval(o);
+  run::EvalContext ctx{clip, data, 0};
+  auto m = byKey(eval.evaluate(ctx));
+  EXPECT_NEAR(m.at("zs/fake/zeroshot/acc1"), 1.0, 1e-12);
+  EXPECT_EQ(clip.textCalls, 2) << "one call per class name of the source";
+
+  o.templates = {"a drawing of {a}"};
+  ZeroShotEvaluator unknown(o);
+  EXPECT_CONTAINS(testing::errorOf([&] { unknown.evaluate(ctx); }), "'drawing'");
+  o.templates = {"a photo of a picture of {a}"};  // 10 tokens with [BOS]/[EOS]; the source's texts hold 6
+  ZeroShotEvaluator tooLong(o);
+  EXPECT_CONTAINS(testing::errorOf([&] { tooLong.evaluate(ctx); }), "longer than max_text_len (6)");
 }
 
 TEST(ZeroShotEvaluatorTest, TemplatesNeedAPlaceholder) {
