@@ -25,13 +25,23 @@ TransformerBlockImpl::TransformerBlockImpl(const BlockOptions& o) {
 }
 
 torch::Tensor TransformerBlockImpl::forward(torch::Tensor x, const torch::Tensor& selfAllowed,
-                                            const torch::Tensor& context, const torch::Tensor& crossAllowed) {
+                                            const torch::Tensor& context, const torch::Tensor& crossAllowed,
+                                            std::int64_t crossRows) {
   x = x + attn->forward(ln1->forward(x), selfAllowed);
-  if (hasCross()) {
+  if (hasCross() && crossRows != 0) {
     PL_CHECK(context.defined(),
              "this block has cross-attention but no context was given: put the context "
              "features in the state's 'context' field");
-    x = x + cross->forward(lnCross->forward(x), context, crossAllowed);
+    if (crossRows < 0 || crossRows >= x.size(1)) {
+      x = x + cross->forward(lnCross->forward(x), context, crossAllowed);
+    } else {
+      PL_CHECK(!crossAllowed.defined() || crossAllowed.size(-2) == 1,
+               "cross-attention on the first {} rows only takes a per-key context mask, not a per-row one",
+               crossRows);
+      auto head = x.narrow(1, 0, crossRows);
+      head = head + cross->forward(lnCross->forward(head), context, crossAllowed);
+      x = torch::cat({head, x.narrow(1, crossRows, x.size(1) - crossRows)}, 1);
+    }
   }
   return x + mlp->forward(ln2->forward(x));
 }

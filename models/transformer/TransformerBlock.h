@@ -46,7 +46,8 @@ TORCH_MODULE(GeluMlp);
 
 /// A pre-LN transformer block:
 ///   x += attn(ln1(x))                 self-attention (causal / padding / pair masks)
-///   x += cross(ln_cross(x), context)  only when contextDim > 0
+///   x += cross(ln_cross(x), context)  only when contextDim > 0 (on the first crossRows rows
+///                                     when crossRows >= 0: the Q-Former's queries, not its text)
 ///   x += mlp(ln2(x))
 /// Submodule names are the canonical suffixes of its prunable Linears: attn.qkv, attn.proj,
 /// cross.q, cross.kv, cross.proj, mlp.fc1, mlp.fc2.
@@ -54,9 +55,11 @@ class TransformerBlockImpl : public torch::nn::Module {
  public:
   explicit TransformerBlockImpl(const BlockOptions& options);
   /// x [B,T,dim]; `selfAllowed` / `crossAllowed` as for scaledDotProductAttention; `context`
-  /// [B,S,contextDim] is required exactly when the block has cross-attention.
+  /// [B,S,contextDim] is required exactly when the block has cross-attention; crossRows >= 0
+  /// limits cross-attention to rows [0, crossRows) (the other rows skip that sub-layer; 0 =
+  /// none, and then no context is needed).
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& selfAllowed, const torch::Tensor& context = {},
-                        const torch::Tensor& crossAllowed = {});
+                        const torch::Tensor& crossAllowed = {}, std::int64_t crossRows = -1);
   /// The block's prunable Linears in execution order, under their names relative to the block.
   std::vector<std::pair<std::string, model::PrunableLinear>> linears() const;
   /// Whether the block has the cross-attention sub-layer.

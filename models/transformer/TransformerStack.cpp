@@ -53,14 +53,18 @@ model::Batch TransformerStackImpl::forwardBlock(int block, const model::Batch& s
   auto selfAllowed = attentionAllowed(tokens, tokens, options_.causal(), optionalField(state, StackState::kMask),
                                       optionalField(state, StackState::kAttnMask), hidden.device());
   torch::Tensor context, crossAllowed;
+  std::int64_t crossRows = -1;
   auto& b = blocks_[static_cast<std::size_t>(block)];
   if (b->hasCross()) {
-    context = state.at(StackState::kContext);
-    crossAllowed = attentionAllowed(tokens, context.size(1), false, optionalField(state, StackState::kContextMask), {},
-                                    hidden.device());
+    if (state.has(StackState::kCrossRows)) crossRows = state.at(StackState::kCrossRows).item<std::int64_t>();
+    if (crossRows != 0) {
+      context = state.at(StackState::kContext);
+      crossAllowed = attentionAllowed(tokens, context.size(1), false, optionalField(state, StackState::kContextMask),
+                                      {}, hidden.device());
+    }
   }
   model::Batch next = state;
-  next.set(StackState::kHidden, b->forward(hidden, selfAllowed, context, crossAllowed));
+  next.set(StackState::kHidden, b->forward(hidden, selfAllowed, context, crossAllowed, crossRows));
   return next;
 }
 

@@ -21,6 +21,9 @@ struct StackState {
   static constexpr const char* kAttnMask = "attn_mask";        ///< [T,T] or [B,T,T] nonzero = may attend
   static constexpr const char* kContext = "context";           ///< [B,S,contextDim] cross-attention input
   static constexpr const char* kContextMask = "context_mask";  ///< [B,S] nonzero = real context item
+  /// int64 scalar n: only rows [0, n) get cross-attention (BLIP-2's Q-Former: its queries, not
+  /// the text appended after them); absent = every row.
+  static constexpr const char* kCrossRows = "cross_rows";
 };
 
 /// What a stack is: its canonical name and modality, depth, block shape, whether its

@@ -1,0 +1,248 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "framework/core/Error.h"
+#include "framework/model/Model.h"
+#include "models/transformer/TransformerStack.h"
+
+namespace prunelab::models {
+
+/// Options of mini_blip2: the architecture and the recipe of its four training stages.
+struct MiniBlip2Options {
+  // Vision tower (ViT).
+  std::int64_t image_size = 56;
+  std::int64_t patch_size = 14;
+  std::int64_t vision_dim = 128;
+  std::int64_t vision_depth = 4;
+  std::int64_t vision_heads = 4;
+  std::int64_t vision_mlp_dim = 512;
+  // Q-Former bridge.
+  std::int64_t num_queries = 8;
+  std::int64_t bridge_dim = 128;
+  std::int64_t bridge_depth = 2;
+  std::int64_t bridge_heads = 4;
+  std::int64_t bridge_mlp_dim = 256;
+  std::int64_t embed_dim = 64;
+  // Language model (mini_lm's architecture and recipe, trained by mini_lm's own code and cache).
+  std::int64_t vocab_size = 123;
+  std::int64_t max_text_len = 32;
+  std::int64_t lm_dim = 128;
+  std::int64_t lm_depth = 4;
+  std::int64_t lm_heads = 4;
+  std::int64_t lm_mlp_dim = 512;
+  std::int64_t lm_max_len = 64;
+  std::int64_t lm_steps = 2000;
+  std::int64_t lm_batch_size = 32;
+  double lm_lr = 2e-3;
+  // Data.
+  std::string train_split = "train";
+  std::string vqa_split = "vqa_train";
+  std::string lm_split = "lm_train";
+  std::string val_split = "val";
+  // Stage (a): supervised per-cell attributes.
+  std::int64_t vision_epochs = 4;
+  double vision_lr = 1e-3;
+  // Stage (c): Q-Former on ITC + ITM + ITG with the vision tower frozen.
+  std::int64_t qformer_epochs = 4;
+  double qformer_lr = 1e-3;
+  // Stage (d): generative, soft prompt into the frozen LM.
+  std::int64_t generative_steps = 1500;
+  std::int64_t generative_batch_size = 64;
+  double generative_lr = 1e-3;
+  double vqa_fraction = 0.5;
+  // Shared.
+  std::int64_t batch_size = 128;
+  std::int64_t warmup_steps = 100;
+  double weight_decay = 0.05;
+  double grad_clip = 1.0;
+  std::int64_t log_every = 25;
+
+  template <class V>
+  void visit(V& v) {
+    v(image_size, "image_size", "input images are image_size x image_size, one channel");
+    v(patch_size, "patch_size", "side of the ViT's square patches (must divide image_size)");
+    v(vision_dim, "vision_dim", "width of the vision tower");
+    v(vision_depth, "vision_depth", "blocks of the 'vision' stack");
+    v(vision_heads, "vision_heads", "attention heads of the vision tower");
+    v(vision_mlp_dim, "vision_mlp_dim", "MLP width of the vision blocks");
+    v(num_queries, "num_queries", "learned queries of the Q-Former (the soft prompt's length)");
+    v(bridge_dim, "bridge_dim", "width of the Q-Former");
+    v(bridge_depth, "bridge_depth", "blocks of the 'bridge' stack (self + cross-attention + MLP)");
+    v(bridge_heads, "bridge_heads", "attention heads of the Q-Former");
+    v(bridge_mlp_dim, "bridge_mlp_dim", "MLP width of the Q-Former blocks");
+    v(embed_dim, "embed_dim", "width of the ITC space");
+    v(vocab_size, "vocab_size", "token ids are 0..vocab_size-1; must cover the dataset's tokenizer");
+    v(max_text_len, "max_text_len", "learned text positions of the Q-Former");
+    v(lm_dim, "lm_dim", "width of the language model");
+    v(lm_depth, "lm_depth", "blocks of the 'language' stack");
+    v(lm_heads, "lm_heads", "attention heads of the language model");
+    v(lm_mlp_dim, "lm_mlp_dim", "MLP width of the language blocks");
+    v(lm_max_len, "lm_max_len", "positions of the LM (soft prompt + text must fit)");
+    v(lm_steps, "lm_steps", "stage (b): optimizer steps of LM pretraining (mini_lm's recipe)");
+    v(lm_batch_size, "lm_batch_size", "stage (b): windows per step");
+    v(lm_lr, "lm_lr", "stage (b): peak learning rate");
+    v(train_split, "train_split", "scene split ('images', 'all_captions', attributes) of stages (a), (c), (d)");
+    v(vqa_split, "vqa_split", "question split ('questions', 'answers', 'image_ids' of train_split scenes) of stage (d)");
+    v(lm_split, "lm_split", "text corpus split ('tokens') of stage (b)");
+    v(val_split, "val_split", "scene split whose stage metrics are logged after each stage ('' = none)");
+    v(vision_epochs, "vision_epochs", "stage (a): passes over train_split");
+    v(vision_lr, "vision_lr", "stage (a): peak learning rate");
+    v(qformer_epochs, "qformer_epochs", "stage (c): passes over train_split");
+    v(qformer_lr, "qformer_lr", "stage (c): peak learning rate");
+    v(generative_steps, "generative_steps", "stage (d): optimizer steps");
+    v(generative_batch_size, "generative_batch_size", "stage (d): examples per step");
+    v(generative_lr, "generative_lr", "stage (d): peak learning rate");
+    v(vqa_fraction, "vqa_fraction", "stage (d): share of the steps that train on VQA (the rest on captions)");
+    v(batch_size, "batch_size", "stages (a) and (c): scenes per step (the ITC negatives)");
+    v(warmup_steps, "warmup_steps", "steps of linear warmup of every stage (then cosine decay to 0)");
+    v(weight_decay, "weight_decay", "AdamW weight decay of the Linear weights");
+    v(grad_clip, "grad_clip", "clip the global gradient norm to this (0 = off)");
+    v(log_every, "log_every", "log the mean training loss every N steps");
+  }
+  void validate() const;
+};
+
+/// The network of mini_blip2. Parameter names (= checkpoint names):
+///  - vision: "patch_embed", "vision_pos", stack "vision" (modality "vision"), "vision_ln", and the
+///    stage (a) head "cell_head" (per cell: 11 class logits, 10 = empty, then 2 shade, 2 size);
+///  - bridge: "queries" [Q, bridge_dim], "bridge_tok_embed", "bridge_text_pos", stack "bridge"
+///    (modality "bridge"; blocks with cross-attention to the vision tokens, on the query rows
+///    only), "bridge_ln", ITC projections "itc_vision_proj" / "itc_text_proj", "itc_temp", ITM head
+///    "itm_head", and "llm_proj" (queries -> LM width, the soft prompt);
+///  - language: "lm_tok_embed", "lm_pos", stack "language" (modality "language", causal), "lm_ln_f",
+///    head tied to lm_tok_embed (mini_lm's layout, so its weights load by renaming).
+class MiniBlip2NetImpl : public torch::nn::Module {
+ public:
+  MiniBlip2NetImpl(const MiniBlip2Options& o, std::uint64_t seed);
+
+  torch::nn::Linear patchEmbed{nullptr};
+  torch::Tensor visionPos;
+  TransformerStack vision{nullptr};
+  torch::nn::LayerNorm visionLn{nullptr};
+  torch::nn::Linear cellHead{nullptr};
+
+  torch::Tensor queries;
+  torch::nn::Embedding bridgeTokEmbed{nullptr};
+  torch::Tensor bridgeTextPos;
+  TransformerStack bridge{nullptr};
+  torch::nn::LayerNorm bridgeLn{nullptr};
+  torch::nn::Linear itcVisionProj{nullptr}, itcTextProj{nullptr}, itmHead{nullptr}, llmProj{nullptr};
+  torch::Tensor itcTemp;
+
+  torch::nn::Embedding lmTokEmbed{nullptr};
+  torch::Tensor lmPos;
+  TransformerStack language{nullptr};
+  torch::nn::LayerNorm lmLnF{nullptr};
+};
+TORCH_MODULE(MiniBlip2Net);
+
+/// A small BLIP-2 (design.md §4): ViT vision tower, Q-Former bridge, decoder LM, trained in
+/// BLIP-2's stages (see MiniBlip2Train.cpp and experiments/conf/model/mini_blip2.yaml):
+///  (a) vision pretraining, supervised: each scene cell's class (or empty), shade and size from the
+///      mean of the cell's patch tokens (a choice: faster and more direct on 2 cores than
+///      contrastive pretraining, and these attributes are what captions and questions ask about);
+///  (b) LM pretraining on the text corpus: mini_lm's recipe and cache, weights copied in;
+///  (c) Q-Former with the vision tower frozen on ITC (max over queries) + ITM (hard negatives
+///      sampled by ITC similarity) + ITG (text decoded from the queries);
+///  (d) generative: the Q-Former's query outputs through llm_proj as a soft prompt in front of the
+///      frozen LM's input, trained on captions and on "question: {q} answer: {a}" (loss on the
+///      answer only). Vision and LM stay frozen; Q-Former and llm_proj train.
+/// Each stage is cached on its own (by its recipe, which includes the earlier stages'), the whole
+/// model as cache_dir/models/mini_blip2-<id>.safetensors with its config beside it.
+///
+/// Deviations from BLIP-2, by size: one MLP serves queries and text in the Q-Former (BLIP-2 has a
+/// separate query FFN); [BOS] plays both [CLS] (ITC) and [DEC] (ITG); the Q-Former is trained
+/// from scratch rather than from BERT.
+///
+/// Pruning view: stacks "vision", "bridge", "language" in that order. The calibration loss is the
+/// generative path's LM loss: for batches with "prefix_ids"/"target_ids" (the calib split, the
+/// prefix-LM split of ECoFLaP) on the target tokens; with "questions"/"answers" on the answer;
+/// otherwise on the whole of "captions". States:
+///  - "vision": {"hidden"} patch tokens;
+///  - "bridge": {"hidden" queries [B,Q,bridge_dim], "context" vision tokens};
+///  - "language": {"hidden" soft prompt + text embeddings, "lm_labels" (next-token targets, -100 =
+///    none), "mask" when padding remains}.
+class MiniBlip2 : public model::Model,
+                  public model::GenerativeHead,
+                  public model::ContrastiveHead,
+                  public model::MatchingHead {
+ public:
+  using Options = MiniBlip2Options;
+  explicit MiniBlip2(Options options);
+
+  void prepare(const model::ModelContext& ctx) override;
+  std::vector<model::StackInfo> stacks() const override;
+  std::vector<model::LinearRef> linears() override;
+  torch::nn::Module& module() override;
+  torch::Tensor loss(const model::Batch& batch) override;
+  model::Batch stackInputs(const std::string& stack, const model::Batch& batch) override;
+  model::Batch forwardBlock(const std::string& stack, int block, const model::Batch& state) override;
+  std::string weightsId() const override { return weightsId_; }
+  torch::Tensor lossFromBlock(const std::string& stack, int block, const model::Batch& state,
+                              const model::Batch& batch) override;
+
+  std::vector<std::vector<std::int64_t>> generate(const model::Batch& images,
+                                                  const std::vector<std::vector<std::int64_t>>& prompts,
+                                                  const model::GenerationOptions& options) override;
+  /// [B, Q, embed_dim]: one normalised ITC embedding per query.
+  torch::Tensor imageEmbeddings(const model::Batch& batch) override;
+  /// [B, embed_dim] from the Q-Former's text pass ([BOS] output).
+  torch::Tensor textEmbeddings(const torch::Tensor& tokens) override;
+  double logitScale() const override;
+  /// Max over queries of the query-text cosine similarities: [I, T].
+  torch::Tensor similarity(const torch::Tensor& images, const torch::Tensor& texts) override;
+  torch::Tensor matchLogits(const model::Batch& images, const torch::Tensor& tokens) override;
+
+  /// Builds the network with its seeded initial weights, without loading or training (tests).
+  void build(std::int64_t seed);
+  /// Token ids of the words "question" and "answer" (the VQA prompt form), from the data source's
+  /// tokenizer; set by prepare(), or by tests.
+  void setPromptWords(std::int64_t question, std::int64_t answer) { questionId_ = question, answerId_ = answer; }
+  const Options& options() const { return options_; }
+  MiniBlip2Net& net() { return net_; }
+  const std::string& cacheFile() const { return cacheFile_; }
+
+  // Pieces of the network, public for the training stages and tests.
+  /// Vision tokens [B, P, vision_dim] after vision_ln, from images [B,1,S,S].
+  torch::Tensor visionFeatures(const torch::Tensor& images);
+  /// Per-cell logits [B, G*G, 15] of stage (a) from vision features, for a G x G grid.
+  torch::Tensor cellLogits(const torch::Tensor& features, std::int64_t grid);
+  /// Query outputs [B, Q, bridge_dim] (after bridge_ln) of the queries-only pass over features.
+  torch::Tensor queryOutputs(const torch::Tensor& features);
+  /// Q-Former text-only pass (no cross-attention): hidden [B, T, bridge_dim] after bridge_ln.
+  torch::Tensor bridgeText(const torch::Tensor& tokens);
+  /// Joint pass of queries and text over features: "itm" bidirectional, "itg" queries see
+  /// queries and text sees the queries and earlier text. Hidden [B, Q+T, bridge_dim] after bridge_ln.
+  torch::Tensor bridgeJoint(const torch::Tensor& features, const torch::Tensor& tokens, bool itg);
+  /// ITM match logits [B] (mean over queries of logit 1) and the full logits [B,2] of the pairs.
+  torch::Tensor itmLogits(const torch::Tensor& features, const torch::Tensor& tokens);
+  /// Normalised ITC query embeddings [B, Q, E] from query outputs, and text embeddings [B, E].
+  torch::Tensor itcImage(const torch::Tensor& queryOut);
+  torch::Tensor itcText(const torch::Tensor& textHidden);
+  /// ITG next-token logits [B, T, V] of the text part of a joint "itg" pass.
+  torch::Tensor itgLogits(const torch::Tensor& jointHidden);
+  /// The language stack's input state: soft prompt [B,Q,lm_dim] then text tokens [B,T] (right
+  /// padded), with next-token labels [B,T] aligned to the tokens (labels[b,i] = the target
+  /// predicted at text position i, -100 = none).
+  model::Batch languageInputs(const torch::Tensor& softPrompt, const torch::Tensor& tokens, const torch::Tensor& labels);
+  /// The LM text and labels of a batch (prefix/target, question/answer, or captions).
+  std::pair<torch::Tensor, torch::Tensor> lmText(const model::Batch& batch) const;
+  /// Mean cross-entropy of a final language state over its labels.
+  torch::Tensor lossFromState(const model::Batch& state);
+
+ private:
+  void train(const model::ModelContext& ctx);
+  void checkBuilt() const;
+  std::string recipeOf(const std::string& stage, const model::ModelContext& ctx) const;
+
+  Options options_;
+  MiniBlip2Net net_{nullptr};
+  std::int64_t questionId_ = -1, answerId_ = -1;
+  std::string weightsId_;
+  std::string cacheFile_;
+};
+
+}  // namespace prunelab::models
