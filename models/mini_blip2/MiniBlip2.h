@@ -49,10 +49,11 @@ struct MiniBlip2Options {
   std::int64_t qformer_epochs = 4;
   double qformer_lr = 1e-3;
   // Stage (d): generative, soft prompt into the frozen LM.
-  std::int64_t generative_steps = 1500;
+  std::int64_t generative_steps = 2000;
   std::int64_t generative_batch_size = 64;
   double generative_lr = 1e-3;
-  double vqa_fraction = 0.5;
+  double vqa_fraction = 0.6;
+  double generative_itc_weight = 1.0;
   // Shared.
   std::int64_t batch_size = 128;
   std::int64_t warmup_steps = 100;
@@ -96,6 +97,8 @@ struct MiniBlip2Options {
     v(generative_batch_size, "generative_batch_size", "stage (d): examples per step");
     v(generative_lr, "generative_lr", "stage (d): peak learning rate");
     v(vqa_fraction, "vqa_fraction", "stage (d): share of the steps that train on VQA (the rest on captions)");
+    v(generative_itc_weight, "generative_itc_weight",
+      "stage (d): weight of the ITC loss kept beside the LM loss, so the shared Q-Former stays aligned for retrieval");
     v(batch_size, "batch_size", "stages (a) and (c): scenes per step (the ITC negatives)");
     v(warmup_steps, "warmup_steps", "steps of linear warmup of every stage (then cosine decay to 0)");
     v(weight_decay, "weight_decay", "AdamW weight decay of the Linear weights");
@@ -149,7 +152,11 @@ TORCH_MODULE(MiniBlip2Net);
 ///      sampled by ITC similarity) + ITG (text decoded from the queries);
 ///  (d) generative: the Q-Former's query outputs through llm_proj as a soft prompt in front of the
 ///      frozen LM's input, trained on captions and on "question: {q} answer: {a}" (loss on the
-///      answer only). Vision and LM stay frozen; Q-Former and llm_proj train.
+///      answer only). Vision and LM stay frozen; Q-Former and llm_proj train. BLIP-2 scores
+///      retrieval with its stage-1 checkpoint; here one model serves every task, so stage (d) keeps
+///      the ITC loss (weight generative_itc_weight, the scene's caption per example) and the ITC
+///      projections frozen: without it the Q-Former drifts and ITC retrieval falls to chance.
+///      The ITM head is not trained in (d): ITM re-ranking uses the stage (d) Q-Former as it is.
 /// Each stage is cached on its own (by its recipe, which includes the earlier stages'), the whole
 /// model as cache_dir/models/mini_blip2-<id>.safetensors with its config beside it.
 ///

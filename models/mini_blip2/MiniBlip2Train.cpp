@@ -165,7 +165,8 @@ std::string MiniBlip2::recipeOf(const std::string& stage, const model::ModelCont
         "max_text_len", "qformer_epochs", "qformer_lr"}},
       {"generative",
        {"lm_dim", "lm_depth", "lm_heads", "lm_mlp_dim", "lm_max_len", "lm_steps", "lm_batch_size", "lm_lr",
-        "lm_split", "vqa_split", "generative_steps", "generative_batch_size", "generative_lr", "vqa_fraction"}}};
+        "lm_split", "vqa_split", "generative_steps", "generative_batch_size", "generative_lr", "vqa_fraction",
+        "generative_itc_weight"}}};
   const auto all = config::toJson(dumpOptions(options_));
   std::string recipe = fmt::format("mini_blip2-v1|{}|{}", ctx.data->fingerprint(), ctx.seed);
   for (const auto* s : {"vision", "qformer", "generative"}) {
@@ -365,7 +366,10 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
   }
   for (auto& p : net_->parameters()) p.set_requires_grad(false);
   Part generative;
-  generative.add("queries", net_->queries).add("bridge", net_->bridge).add("bridge_ln", net_->bridgeLn).add("llm_proj", net_->llmProj);
+  generative.add("queries", net_->queries)
+      .add("bridge", net_->bridge)
+      .add("bridge_ln", net_->bridgeLn)
+      .add("llm_proj", net_->llmProj);
   for (auto& p : generative.parameters()) p.set_requires_grad(true);
   {
     Batches captionBatches(n, o.generative_batch_size, mixSeed(seed, 30));
@@ -378,21 +382,33 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
                const bool vqa = std::floor(static_cast<double>(step + 1) * o.vqa_fraction) >
                                 std::floor(static_cast<double>(step) * o.vqa_fraction);
                model::Batch text;
-               torch::Tensor feats;
+               torch::Tensor rows, captions;
                if (vqa) {
-                 auto idx = vqaBatches.indices(vqaStep++);
+                 auto idx = vqaBatches.indices(vqaStep);
                  text.set("questions", questions["questions"].index_select(0, idx));
                  text.set("answers", questions["answers"].index_select(0, idx));
-                 feats = features.index_select(0, vqaRows.index_select(0, idx));
+                 rows = vqaRows.index_select(0, idx);
+                 // The ITC text of a question's scene: the caption the current caption pass picks for it.
+                 captions = pickCaptions(scenes["all_captions"], rows, captionBatches.choice(captionStep, 5));
+                 ++vqaStep;
                } else {
-                 auto idx = captionBatches.indices(captionStep);
-                 text.set("captions", pickCaptions(scenes["all_captions"], idx, captionBatches.choice(captionStep, 5)));
+                 rows = captionBatches.indices(captionStep);
+                 captions = pickCaptions(scenes["all_captions"], rows, captionBatches.choice(captionStep, 5));
+                 text.set("captions", captions);
                  ++captionStep;
-                 feats = features.index_select(0, idx);
                }
                auto [tokens, labels] = lmText(text);
-               auto soft = net_->llmProj->forward(queryOutputs(feats));
-               return lossFromState(net_->language->forward(languageInputs(soft, tokens, labels)));
+               auto queryOut = queryOutputs(features.index_select(0, rows));
+               auto soft = net_->llmProj->forward(queryOut);
+               auto loss = lossFromState(net_->language->forward(languageInputs(soft, tokens, labels)));
+               if (o.generative_itc_weight > 0) {
+                 namespace F = torch::nn::functional;
+                 auto sim = similarity(itcImage(queryOut), itcText(bridgeText(captions))) / net_->itcTemp;
+                 auto targets = torch::arange(sim.size(0), torch::kInt64);
+                 loss = loss + o.generative_itc_weight *
+                                   (F::cross_entropy(sim, targets) + F::cross_entropy(sim.t(), targets)) / 2;
+               }
+               return loss;
              });
   }
   for (auto& p : net_->parameters()) p.set_requires_grad(true);
