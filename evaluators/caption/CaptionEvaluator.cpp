@@ -13,10 +13,7 @@ namespace prunelab::evaluators {
 void CaptionEvaluator::Options::validate() const {
   PL_CHECK(prompt.find("{}") == std::string::npos,
            "caption: prompt '{}' has a '{{}}', but a caption prompt is the same text for every image", prompt);
-  PL_CHECK(num_beams >= 1, "num_beams must be >= 1 (1 = greedy), got {}", num_beams);
-  PL_CHECK(max_len >= 1, "max_len must be >= 1, got {}", max_len);
-  PL_CHECK(min_len >= 0 && min_len <= max_len, "min_len must be in [0, max_len={}], got {}", max_len, min_len);
-  PL_CHECK(std::isfinite(length_penalty), "length_penalty must be a finite number, got {}", length_penalty);
+  generationOptions(num_beams, max_len, min_len, length_penalty);
   PL_CHECK(batch_size > 0, "batch_size must be positive, got {}", batch_size);
   PL_CHECK(limit == -1 || limit > 0, "limit must be -1 (all) or positive, got {}", limit);
 }
@@ -24,11 +21,7 @@ void CaptionEvaluator::Options::validate() const {
 CaptionEvaluator::CaptionEvaluator(Options options) : options_(std::move(options)) { options_.validate(); }
 
 std::vector<store::MetricRecord> CaptionEvaluator::evaluate(run::EvalContext& ctx) {
-  auto* head = dynamic_cast<model::GenerativeHead*>(&ctx.model);
-  PL_CHECK(head != nullptr,
-           "evaluator 'caption' needs a model that generates text (a model::GenerativeHead, e.g. model=mini_blip2); "
-           "model '{}' has none: choose another evaluator or model",
-           c10::demangle(typeid(ctx.model).name()));
+  auto& head = requireGenerativeHead(ctx.model, "caption");
   const data::TextSource& text = requireTextSource(ctx.data, "caption", "reference captions and a tokenizer");
   const std::vector<std::int64_t> prompt = encodePrompt(text, options_.prompt, "caption", "prompt");
 
@@ -54,11 +47,8 @@ std::vector<store::MetricRecord> CaptionEvaluator::evaluate(run::EvalContext& ct
     evaluated.annotations.push_back(caption);
   }
 
-  model::GenerationOptions generation;
-  generation.numBeams = options_.num_beams;
-  generation.minLength = options_.min_len;
-  generation.maxLength = options_.max_len;
-  generation.lengthPenalty = options_.length_penalty;
+  const auto generation =
+      generationOptions(options_.num_beams, options_.max_len, options_.min_len, options_.length_penalty);
   torch::NoGradGuard noGrad;
   ctx.model.module().eval();
   data::BatchSampler sampler(*dataset, options_.batch_size, false, 0, n);
@@ -78,7 +68,7 @@ std::vector<store::MetricRecord> CaptionEvaluator::evaluate(run::EvalContext& ct
       }
     }
     const std::vector<std::vector<std::int64_t>> prompts(indices.size(), prompt);
-    const auto generated = head->generate(batch, prompts, generation);
+    const auto generated = head.generate(batch, prompts, generation);
     PL_CHECK(generated.size() == indices.size(), "caption: generate returned {} captions for {} images",
              generated.size(), indices.size());
     for (std::size_t j = 0; j < indices.size(); ++j) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <typeinfo>
 #include <sstream>
 
 #include "framework/core/Error.h"
@@ -16,6 +18,29 @@ const data::TextSource& requireTextSource(const data::DataSource& data, const st
            "with text (dataset=fashion_scenes)",
            evaluator, purpose, data.name());
   return *text;
+}
+
+model::GenerativeHead& requireGenerativeHead(model::Model& model, const std::string& evaluator) {
+  auto* head = dynamic_cast<model::GenerativeHead*>(&model);
+  PL_CHECK(head != nullptr,
+           "evaluator '{}' needs a model that generates text (a model::GenerativeHead, e.g. model=mini_blip2); "
+           "model '{}' has none: choose another evaluator or model",
+           evaluator, c10::demangle(typeid(model).name()));
+  return *head;
+}
+
+model::GenerationOptions generationOptions(std::int64_t numBeams, std::int64_t maxLen, std::int64_t minLen,
+                                           double lengthPenalty) {
+  PL_CHECK(numBeams >= 1, "num_beams must be >= 1 (1 = greedy), got {}", numBeams);
+  PL_CHECK(maxLen >= 1, "max_len must be >= 1, got {}", maxLen);
+  PL_CHECK(minLen >= 0 && minLen <= maxLen, "min_len must be in [0, max_len={}], got {}", maxLen, minLen);
+  PL_CHECK(std::isfinite(lengthPenalty), "length_penalty must be a finite number, got {}", lengthPenalty);
+  model::GenerationOptions o;
+  o.numBeams = numBeams;
+  o.maxLength = maxLen;
+  o.minLength = minLen;
+  o.lengthPenalty = lengthPenalty;
+  return o;
 }
 
 std::vector<std::string> unknownWords(const data::TextSource& source, const std::string& text) {

@@ -7,6 +7,7 @@
 
 #include "framework/data/Dataset.h"
 #include "framework/data/TextSource.h"
+#include "framework/model/Model.h"
 
 namespace prunelab::evaluators {
 
@@ -16,6 +17,14 @@ namespace prunelab::evaluators {
 /// (`purpose`) and which dataset has one when `data` is not a data::TextSource.
 const data::TextSource& requireTextSource(const data::DataSource& data, const std::string& evaluator,
                                           const std::string& purpose);
+
+/// The model's GenerativeHead; an error naming `evaluator` and the fix when it has none.
+model::GenerativeHead& requireGenerativeHead(model::Model& model, const std::string& evaluator);
+
+/// The generation settings of a vqa/caption evaluator's options (num_beams, max_len, min_len,
+/// length_penalty), checked: an error naming the option when one is out of range.
+model::GenerationOptions generationOptions(std::int64_t numBeams, std::int64_t maxLen, std::int64_t minLen,
+                                           double lengthPenalty);
 
 /// The whitespace-separated pieces of `text` that hold a word `source` does not know, in order,
 /// without surrounding punctuation ("query:" -> "query"), for error messages.

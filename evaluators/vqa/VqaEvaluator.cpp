@@ -13,10 +13,7 @@ namespace prunelab::evaluators {
 void VqaEvaluator::Options::validate() const {
   PL_CHECK(prompt.find("{}") != std::string::npos,
            "vqa: prompt '{}' has no '{{}}' for the question, e.g. 'question: {{}} answer:'", prompt);
-  PL_CHECK(num_beams >= 1, "num_beams must be >= 1 (1 = greedy), got {}", num_beams);
-  PL_CHECK(max_len >= 1, "max_len must be >= 1, got {}", max_len);
-  PL_CHECK(min_len >= 0 && min_len <= max_len, "min_len must be in [0, max_len={}], got {}", max_len, min_len);
-  PL_CHECK(std::isfinite(length_penalty), "length_penalty must be a finite number, got {}", length_penalty);
+  generationOptions(num_beams, max_len, min_len, length_penalty);
   PL_CHECK(batch_size > 0, "batch_size must be positive, got {}", batch_size);
   PL_CHECK(limit == -1 || limit > 0, "limit must be -1 (all) or positive, got {}", limit);
 }
@@ -24,11 +21,7 @@ void VqaEvaluator::Options::validate() const {
 VqaEvaluator::VqaEvaluator(Options options) : options_(std::move(options)) { options_.validate(); }
 
 std::vector<store::MetricRecord> VqaEvaluator::evaluate(run::EvalContext& ctx) {
-  auto* head = dynamic_cast<model::GenerativeHead*>(&ctx.model);
-  PL_CHECK(head != nullptr,
-           "evaluator 'vqa' needs a model that generates text (a model::GenerativeHead, e.g. model=mini_blip2); "
-           "model '{}' has none: choose another evaluator or model",
-           c10::demangle(typeid(ctx.model).name()));
+  auto& head = requireGenerativeHead(ctx.model, "vqa");
   const data::TextSource& text = requireTextSource(ctx.data, "vqa", "the questions with their answers and a tokenizer");
   // The template's own words first: a typo in the prompt fails before any question is read.
   const auto unknown = unknownWords(text, fillPlaceholder(options_.prompt, ""));
@@ -63,11 +56,8 @@ std::vector<store::MetricRecord> VqaEvaluator::evaluate(run::EvalContext& ctx) {
              q.questionId, filled, prompts.back().size(), text.maxTextLength());
   }
 
-  model::GenerationOptions generation;
-  generation.numBeams = options_.num_beams;
-  generation.minLength = options_.min_len;
-  generation.maxLength = options_.max_len;
-  generation.lengthPenalty = options_.length_penalty;
+  const auto generation =
+      generationOptions(options_.num_beams, options_.max_len, options_.min_len, options_.length_penalty);
   torch::NoGradGuard noGrad;
   ctx.model.module().eval();
   data::BatchSampler sampler(*dataset, options_.batch_size, false, 0, n);
@@ -88,7 +78,7 @@ std::vector<store::MetricRecord> VqaEvaluator::evaluate(run::EvalContext& ctx) {
                  splitName, ids.data_ptr<std::int64_t>()[j], q.questionId);
       }
     }
-    const auto generated = head->generate(batch, batchPrompts, generation);
+    const auto generated = head.generate(batch, batchPrompts, generation);
     PL_CHECK(generated.size() == indices.size(), "vqa: generate returned {} answers for {} questions", generated.size(),
              indices.size());
     for (const auto& ids : generated) answers.push_back(text.decodeText(ids));
