@@ -7,6 +7,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "framework/core/Error.h"
 #include "framework/core/Suggest.h"
@@ -18,6 +19,8 @@ namespace {
 struct Column {
   std::string label, metric;
   std::map<std::string, std::string> where;
+  double divide = 1.0;
+  int digits = -1;
 };
 
 struct RunData {
@@ -40,6 +43,20 @@ std::map<std::string, std::string> stringMap(const YAML::Node& node) {
   return out;
 }
 
+// The config-group choices of a run (e.g. pruner: wanda), which name presets that params alone
+// cannot tell apart.
+std::map<std::string, std::string> choicesOf(store::RunStore& store, const std::string& runId) {
+  SQLite::Statement q(store.db(), "SELECT choices_json FROM runs WHERE id = ?");
+  q.bind(1, runId);
+  std::map<std::string, std::string> out;
+  if (!q.executeStep()) return out;
+  const auto j = nlohmann::json::parse(q.getColumn(0).getString(), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return out;
+  for (const auto& [k, v] : j.items())
+    if (v.is_string()) out[k] = v.get<std::string>();
+  return out;
+}
+
 bool numericLess(const std::string& a, const std::string& b) {
   char* ea = nullptr;
   char* eb = nullptr;
@@ -52,17 +69,40 @@ bool numericLess(const std::string& a, const std::string& b) {
 
 std::string renderTable(store::RunStore& store, const YAML::Node& spec, const std::string& format) {
   PL_CHECK(spec.IsMap(), "table spec must be a mapping with runs, rows and columns");
-  checkKeys(spec, {"title", "runs", "rows", "columns", "digits"}, "the spec");
-  PL_CHECK(spec["rows"] && spec["columns"], "table spec needs 'rows' (a params key) and 'columns' (a list)");
+  checkKeys(spec, {"title", "runs", "rows", "order", "columns", "digits"}, "the spec");
+  PL_CHECK(spec["rows"] && spec["columns"], "table spec needs 'rows' (a params key or a list of them) and 'columns' "
+           "(a list)");
   PL_CHECK(format == "md" || format == "csv", "table format '{}' is not supported: use md or csv", format);
-  const std::string rowKey = spec["rows"].as<std::string>();
+  std::vector<std::string> rowKeys;
+  if (spec["rows"].IsSequence()) {
+    for (const auto& k : spec["rows"]) rowKeys.push_back(k.as<std::string>());
+  } else {
+    rowKeys.push_back(spec["rows"].as<std::string>());
+  }
+  PL_CHECK(!rowKeys.empty(), "table spec: 'rows' lists no key; give a params key such as pruner.sparsity");
+  std::map<std::string, std::vector<std::string>> order;
+  if (spec["order"]) {
+    PL_CHECK(spec["order"].IsMap(), "table spec: 'order' maps a rows key to its values in display order, e.g. "
+             "order: {{pruner: [none, wanda]}}");
+    for (auto it = spec["order"].begin(); it != spec["order"].end(); ++it) {
+      const auto key = it->first.as<std::string>();
+      PL_CHECK(std::find(rowKeys.begin(), rowKeys.end(), key) != rowKeys.end(),
+               "table spec: 'order' names '{}', which is not a rows key{}", key, didYouMean(key, rowKeys));
+      for (const auto& v : it->second) order[key].push_back(v.as<std::string>());
+    }
+  }
   const int digits = spec["digits"] ? spec["digits"].as<int>() : 2;
   std::vector<Column> columns;
   for (const auto& c : spec["columns"]) {
-    checkKeys(c, {"label", "metric", "where"}, "a column");
+    checkKeys(c, {"label", "metric", "where", "divide", "digits"}, "a column");
     PL_CHECK(c["metric"], "table spec: every column needs a 'metric' key");
-    columns.push_back({c["label"] ? c["label"].as<std::string>() : c["metric"].as<std::string>(),
-                       c["metric"].as<std::string>(), stringMap(c["where"])});
+    Column col{c["label"] ? c["label"].as<std::string>() : c["metric"].as<std::string>(), c["metric"].as<std::string>(),
+               stringMap(c["where"])};
+    if (c["divide"]) col.divide = c["divide"].as<double>();
+    PL_CHECK(col.divide != 0.0 && std::isfinite(col.divide), "table spec: column '{}' has divide {}: give a finite "
+             "non-zero divisor (e.g. 1048576 for MiB)", col.label, col.divide);
+    col.digits = c["digits"] ? c["digits"].as<int>() : digits;
+    columns.push_back(std::move(col));
   }
   store::RunFilter filter;
   filter.status = "FINISHED";
@@ -79,6 +119,7 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
   for (const auto& row : store.listRuns(filter)) {
     if (!seenHashes.insert(row.configHash).second) continue;
     RunData d{store.params(row.id), store.metrics(row.id)};
+    for (const auto& [group, choice] : choicesOf(store, row.id)) d.params.emplace(group, choice);
     for (const auto& [k, v] : d.metrics) allMetrics.insert(k);
     for (const auto& [k, v] : d.params) allParams.insert(k);
     runs.push_back(std::move(d));
@@ -86,8 +127,9 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
   if (!runs.empty()) {
     std::vector<std::string> paramList(allParams.begin(), allParams.end());
     std::vector<std::string> metricList(allMetrics.begin(), allMetrics.end());
-    PL_CHECK(allParams.count(rowKey), "table spec: rows key '{}' is not a config key of the selected runs{}", rowKey,
-             didYouMean(rowKey, paramList));
+    for (const auto& rowKey : rowKeys)
+      PL_CHECK(allParams.count(rowKey), "table spec: rows key '{}' is neither a config key nor a config group of the "
+               "selected runs{}", rowKey, didYouMean(rowKey, paramList));
     for (const auto& c : columns) {
       PL_CHECK(allMetrics.count(c.metric), "table spec: metric '{}' (column '{}') is not recorded by any selected "
                "run{}", c.metric, c.label, didYouMean(c.metric, metricList));
@@ -97,42 +139,66 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
     }
   }
 
-  std::vector<std::string> rowValues;
+  // One row per distinct tuple of rows-key values; a key a run lacks reads "—" (e.g. the coarse
+  // batch of a pruner without a coarse step).
+  auto rowOf = [&](const RunData& r) {
+    std::vector<std::string> values;
+    for (const auto& k : rowKeys) {
+      auto it = r.params.find(k);
+      values.push_back(it == r.params.end() ? std::string("—") : it->second);
+    }
+    return values;
+  };
+  auto valueLess = [&](std::size_t key, const std::string& a, const std::string& b) {
+    auto o = order.find(rowKeys[key]);
+    if (o != order.end()) {
+      const auto& list = o->second;
+      const auto ia = std::find(list.begin(), list.end(), a) - list.begin();
+      const auto ib = std::find(list.begin(), list.end(), b) - list.begin();
+      if (ia != ib) return ia < ib;  // listed values first, in the listed order
+    }
+    return numericLess(a, b);
+  };
+  std::vector<std::vector<std::string>> rowValues;
   for (const auto& r : runs) {
-    auto it = r.params.find(rowKey);
-    if (it != r.params.end() && std::find(rowValues.begin(), rowValues.end(), it->second) == rowValues.end())
-      rowValues.push_back(it->second);
+    auto v = rowOf(r);
+    if (std::find(rowValues.begin(), rowValues.end(), v) == rowValues.end()) rowValues.push_back(v);
   }
-  std::sort(rowValues.begin(), rowValues.end(), numericLess);
+  std::sort(rowValues.begin(), rowValues.end(), [&](const auto& a, const auto& b) {
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      if (valueLess(k, a[k], b[k])) return true;
+      if (valueLess(k, b[k], a[k])) return false;
+    }
+    return false;
+  });
 
   std::vector<std::vector<std::string>> cells;
   for (const auto& rv : rowValues) {
-    std::vector<std::string> line{rv};
+    std::vector<std::string> line = rv;
     for (const auto& c : columns) {
       std::vector<double> values;
       for (const auto& r : runs) {
-        auto p = r.params.find(rowKey);
-        if (p == r.params.end() || p->second != rv) continue;
+        if (rowOf(r) != rv) continue;
         bool match = true;
         for (const auto& [k, v] : c.where) {
           auto q = r.params.find(k);
           match = match && q != r.params.end() && q->second == v;
         }
         auto m = r.metrics.find(c.metric);
-        if (match && m != r.metrics.end() && !std::isnan(m->second)) values.push_back(m->second);
+        if (match && m != r.metrics.end() && !std::isnan(m->second)) values.push_back(m->second / c.divide);
       }
       if (values.empty()) {
         line.push_back(format == "csv" ? "" : "—");
       } else if (values.size() == 1) {
-        line.push_back(fmt::format("{:.{}f}", values[0], digits));
+        line.push_back(fmt::format("{:.{}f}", values[0], c.digits));
       } else {
         double mean = 0, var = 0;
         for (double v : values) mean += v;
         mean /= static_cast<double>(values.size());
         for (double v : values) var += (v - mean) * (v - mean);
         const double sd = std::sqrt(var / static_cast<double>(values.size() - 1));
-        line.push_back(format == "csv" ? fmt::format("{:.{}f}", mean, digits)
-                                       : fmt::format("{:.{}f} ± {:.{}f} (n={})", mean, digits, sd, digits,
+        line.push_back(format == "csv" ? fmt::format("{:.{}f}", mean, c.digits)
+                                       : fmt::format("{:.{}f} ± {:.{}f} (n={})", mean, c.digits, sd, c.digits,
                                                      values.size()));
       }
     }
@@ -140,7 +206,7 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
   }
 
   std::string out;
-  std::vector<std::string> header{rowKey};
+  std::vector<std::string> header = rowKeys;
   for (const auto& c : columns) header.push_back(c.label);
   if (format == "csv") {
     auto csvCell = [](const std::string& s) {
@@ -159,7 +225,7 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
   }
   if (spec["title"]) out += "### " + spec["title"].as<std::string>() + "\n\n";
   out += "| " + fmt::format("{}", fmt::join(header, " | ")) + " |\n|";
-  for (std::size_t i = 0; i < header.size(); ++i) out += i == 0 ? "---|" : "---:|";
+  for (std::size_t i = 0; i < header.size(); ++i) out += i < rowKeys.size() ? "---|" : "---:|";
   out += "\n";
   for (const auto& line : cells) out += "| " + fmt::format("{}", fmt::join(line, " | ")) + " |\n";
   if (cells.empty()) out += "\n(no FINISHED runs match this spec)\n";

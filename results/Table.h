@@ -12,11 +12,16 @@ namespace prunelab::results {
 ///
 ///   title: Magnitude pruning of an MLP on Fashion-MNIST
 ///   runs: {name: quickstart}                 # filters: name, status (default FINISHED), params
-///   rows: pruner.sparsity                    # a params key; one row per value (numeric order)
+///   rows: pruner.sparsity                    # a params key or a list of them; one row per value tuple
+///   order: {pruner: [none, wanda]}           # optional: these values first, in this order
 ///   columns:
 ///     - {label: layer-wise, metric: cls/fashion_mnist/test/acc, where: {pruner.allocation: uniform}}
+///     - {label: peak MiB, metric: memory/prune/peak_bytes, divide: 1048576, digits: 1}
 ///   digits: 2
 ///
+/// Besides the flattened config keys, a rows or where key may name a config group (`pruner`,
+/// `model`, ...): its value is the option chosen for the run (e.g. `wanda`), from choices_json.
+/// Rows sort numerically where both values are numbers, else as text, after any `order` list.
 /// Only the newest FINISHED run per config hash counts; runs differing in other keys (e.g. seed)
 /// are aggregated as mean ± std with the count shown. Missing cells print as "—", never 0.
 /// Same store, same spec -> byte-identical output. Unknown spec keys are errors.

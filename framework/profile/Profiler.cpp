@@ -70,12 +70,15 @@ Profiler::Stage::~Stage() {
   if (!owner_) return;
   record_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   record_.endMs = store::nowMs();
-  record_.peakTensorBytes = MemoryTracker::peakBytes();
+  const PeakSnapshot peak = MemoryTracker::peak();
+  record_.peakTensorBytes = peak.bytes;
+  for (int c = 1; c < kMemoryCategories; ++c)
+    record_.peakByCategory[memoryCategoryName(static_cast<MemoryCategory>(c))] = peak.byCategory[c];
   record_.peakRssBytes = readRss().peak;
   record_.peakCudaBytes = cudaPeak();
   if (std::uncaught_exceptions() > uncaught_) record_.status = "FAILED";
   // The enclosing stage keeps the larger of its own earlier peak and this stage's.
-  MemoryTracker::raisePeak(std::max(outerPeak_, record_.peakTensorBytes));
+  MemoryTracker::raisePeak(outerPeak_.bytes >= peak.bytes ? outerPeak_ : peak);
   --owner_->depth_;
   try {
     owner_->finish(std::move(record_));

@@ -6,13 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "framework/profile/MemoryTracker.h"
 #include "framework/store/RunStore.h"
 
 namespace prunelab::profile {
 
 /// Times named stages and records their memory (design.md §7): wall seconds, peak live tensor
-/// bytes (tracking CPU allocator; CUDA caching-allocator peak on CUDA builds) and peak RSS.
-/// Stages may nest; an outer stage's peak includes its inner stages.
+/// bytes (tracking CPU allocator; CUDA caching-allocator peak on CUDA builds), the live bytes of
+/// each MemoryCategory at that peak, and peak RSS. Stages may nest; an outer stage's peak
+/// includes its inner stages.
 class Profiler {
  public:
   /// RAII stage: recorded when it goes out of scope (status FAILED if unwinding from an exception).
@@ -29,7 +31,7 @@ class Profiler {
     Profiler* owner_;
     store::StageRecord record_;
     std::chrono::steady_clock::time_point start_;
-    std::int64_t outerPeak_ = 0;
+    PeakSnapshot outerPeak_;
     int uncaught_ = 0;
   };
 

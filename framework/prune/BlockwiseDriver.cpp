@@ -8,6 +8,7 @@
 #include "framework/core/Error.h"
 #include "framework/core/Progress.h"
 #include "framework/model/Safetensors.h"
+#include "framework/profile/MemoryTracker.h"
 #include "framework/prune/MaskOps.h"
 #include "framework/prune/Targets.h"
 
@@ -90,6 +91,7 @@ std::vector<model::Batch> calibrationBatches(const data::DataSource& data, const
   PL_CHECK(split->size() >= options.numSamples,
            "calibration asks for {} samples but split '{}' has {}: lower nsamples or pick a larger split",
            options.numSamples, options.split, split->size());
+  profile::MemoryScope tag(profile::MemoryCategory::Activations);  // the calibration inputs
   data::BatchSampler sampler(*split, options.batchSize, /*shuffle=*/true, options.seed, options.numSamples);
   std::vector<model::Batch> batches;
   for (std::int64_t b = 0; b < sampler.numBatches(); ++b) batches.push_back(sampler.batch(b));
@@ -126,6 +128,9 @@ std::vector<store::LayerRecord> runBlockwise(model::Model& model, const std::vec
 
   std::vector<store::LayerRecord> records;
   torch::NoGradGuard noGrad;
+  // The captured block inputs and the block replays; observers tag their statistics, the fine
+  // step its scores.
+  profile::MemoryScope tag(profile::MemoryCategory::Activations);
   model.module().eval();
   Progress progress("blockwise prune", totalBlocks, "block");
   for (const auto& stack : model.stacks()) {

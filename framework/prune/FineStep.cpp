@@ -5,6 +5,7 @@
 
 #include "framework/core/Error.h"
 #include "framework/core/Suggest.h"
+#include "framework/profile/MemoryTracker.h"
 #include "framework/prune/MaskOps.h"
 #include "framework/prune/Selection.h"
 
@@ -63,6 +64,7 @@ InputStatsCollector::InputStatsCollector(const FineStepOptions& options)
     : sqNorms_(options.needsSqNorms()), hessian_(options.needsHessian()) {}
 
 void InputStatsCollector::add(const torch::Tensor& input) {
+  profile::MemoryScope tag(profile::MemoryCategory::Statistics);
   if (sqNorms_) wanda_.add(input);
   if (hessian_) h_.add(input);
 }
@@ -117,6 +119,8 @@ FineStepResult pruneMatrix(const torch::Tensor& weight, const InputStats& stats,
 }
 
 store::LayerRecord pruneLayer(const model::LinearRef& layer, const InputStats& stats, const FineStepOptions& options) {
+  // Score matrices, masks and SparseGPT's working copies are what the fine step adds.
+  profile::MemoryScope tag(profile::MemoryCategory::Scores);
   FineStepResult r;
   try {
     r = pruneMatrix(layer.layer->weight.detach(), stats, options);

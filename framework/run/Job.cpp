@@ -1,5 +1,7 @@
 #include "framework/run/Job.h"
 
+#include <sstream>
+
 #include "framework/config/Value.h"
 #include "framework/core/Hash.h"
 #include "framework/core/Options.h"
@@ -67,6 +69,28 @@ std::vector<std::string> configSweepParams(const YAML::Node& composed) {
     PL_CHECK(it->second.IsScalar(), "hydra.sweeper.params.{}: expected a sweep string like 'a,b,c'",
              it->first.as<std::string>());
     out.push_back(it->first.as<std::string>() + "=" + it->second.Scalar());
+  }
+  return out;
+}
+
+std::vector<std::vector<std::string>> configSweepExtras(const YAML::Node& composed) {
+  std::vector<std::vector<std::string>> out;
+  YAML::Node extra = composed["hydra"] ? composed["hydra"]["sweeper"] : YAML::Node();
+  if (extra) extra = extra["extra"];
+  if (!extra || extra.IsNull()) return out;
+  PL_CHECK(extra.IsSequence(), "hydra.sweeper.extra must be a list of override strings, e.g. [\"pruner=none\"]");
+  for (const auto& job : extra) {
+    PL_CHECK(job.IsScalar(), "hydra.sweeper.extra: each entry is one job's overrides as a string, e.g. "
+             "\"pruner=none model=mlp\"");
+    std::vector<std::string> overrides;
+    std::istringstream words(job.Scalar());
+    for (std::string w; words >> w;) {
+      PL_CHECK(!isSweepOverride(w), "hydra.sweeper.extra: '{}' is a sweep; an extra job takes single values (put "
+               "sweeps in hydra.sweeper.params)", w);
+      overrides.push_back(w);
+    }
+    PL_CHECK(!overrides.empty(), "hydra.sweeper.extra has an empty entry: give its overrides or remove it");
+    out.push_back(std::move(overrides));
   }
   return out;
 }

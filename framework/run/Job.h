@@ -32,6 +32,11 @@ Job prepareJob(const config::Composer& composer, const std::vector<std::string>&
 /// Sweep parameters declared in a config (`hydra.sweeper.params: {key: "a,b"}`), as overrides.
 std::vector<std::string> configSweepParams(const YAML::Node& composed);
 
+/// Extra jobs declared in a config (`hydra.sweeper.extra: ["pruner=none", ...]`), each a
+/// space-separated list of overrides run once besides the grid of `params` (e.g. the dense
+/// baseline of a sparsity sweep, which has no sparsity to sweep). Not part of Hydra.
+std::vector<std::vector<std::string>> configSweepExtras(const YAML::Node& composed);
+
 /// The key an override refers to ("+pruner.sparsity=0.5" -> "pruner.sparsity", "~a" -> "a").
 std::string overrideKey(const std::string& override);
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <csignal>
 #include <ctime>
 #include <fstream>
@@ -101,6 +102,45 @@ class Heartbeat {
 };
 
 std::string yamlToJsonText(const YAML::Node& node) { return config::toJson(node).dump(); }
+
+// The pruning stages' time and memory as metrics, so that a table reads them like any other
+// column: time/<stage>/seconds and memory/<stage>/{peak,weights,activations,gradients,scores,
+// statistics,other}_bytes for the "prune" stage and every stage nested in it. peak_bytes counts
+// the model's weights plus what pruning added on top of the tensors alive when it began (the
+// dataset, caches), the CPU counterpart of torch.cuda.max_memory_allocated() with only the model
+// on the device, as ECoFLaP measures it. A stage name recorded twice (one per iteration) keeps
+// its largest peak and the sum of its times.
+std::vector<store::MetricRecord> stageMetrics(const std::vector<store::StageRecord>& records, std::size_t from,
+                                              std::int64_t weightBytes) {
+  std::vector<store::MetricRecord> out;
+  if (records.size() <= from) return out;
+  const std::int64_t base = records.back().tensorBytesStart - weightBytes;  // the "prune" stage comes last
+  std::map<std::string, const store::StageRecord*> peakOf;
+  std::map<std::string, double> secondsOf;
+  std::vector<std::string> order;
+  for (std::size_t i = from; i < records.size(); ++i) {
+    const auto& r = records[i];
+    if (!secondsOf.count(r.stage)) order.push_back(r.stage);
+    secondsOf[r.stage] += r.seconds;
+    auto& best = peakOf[r.stage];
+    if (!best || r.peakTensorBytes > best->peakTensorBytes) best = &r;
+  }
+  for (const auto& name : order) {
+    const auto& r = *peakOf[name];
+    const std::string prefix = "memory/" + name + "/";
+    const std::int64_t peak = r.peakTensorBytes - base;
+    std::int64_t tagged = 0;
+    out.push_back({"time/" + name + "/seconds", secondsOf[name], 0, "runner-1"});
+    out.push_back({prefix + "peak_bytes", static_cast<double>(peak), 0, "runner-1"});
+    out.push_back({prefix + "weights_bytes", static_cast<double>(weightBytes), 0, "runner-1"});
+    for (const auto& [category, bytes] : r.peakByCategory) {
+      out.push_back({prefix + category + "_bytes", static_cast<double>(bytes), 0, "runner-1"});
+      tagged += bytes;
+    }
+    out.push_back({prefix + "other_bytes", static_cast<double>(peak - weightBytes - tagged), 0, "runner-1"});
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -204,13 +244,18 @@ RunOutcome Runner::run(const Job& job, const fs::path& requestedDir, const std::
     }
     store_.putTags(outcome.runId, {{"dataset.fingerprint", data->fingerprint()}, {"model.weights", model->weightsId()}});
 
+    std::int64_t weightBytes = 0;
+    for (const auto& p : model->module().parameters())
+      weightBytes += p.numel() * static_cast<std::int64_t>(p.element_size());
     prune::PruneResult pruned;
+    const std::size_t firstPruneStage = profiler.records().size();
     {
       auto stage = profiler.stage("prune");
       prune::PruneContext pctx{*model, *data, profiler, opt.seed, outputDir};
       pruned = pruner->prune(pctx);
     }
     store_.putLayers(outcome.runId, pruned.layers);
+    for (auto& m : stageMetrics(profiler.records(), firstPruneStage, weightBytes)) pruned.metrics.push_back(m);
     if (opt.save_masks || opt.save_checkpoint) {
       auto stage = profiler.stage("save");
       saveRunTensors(*model, pruned.layers, outputDir, opt, {{"run_id", outcome.runId}, {"config_hash", job.configHash}});
@@ -280,7 +325,18 @@ int runCommand(const config::Composer& composer, const std::vector<std::string>&
       if (!onCli) all.push_back(p);
     }
     all.insert(all.end(), overrides.begin(), overrides.end());
-    jobOverrides = config::expandSweep(all);
+    // Extra jobs first (the command line's single values apply to them too), then the grid.
+    for (auto extra : configSweepExtras(base.config)) {
+      std::vector<std::string> job;
+      for (const auto& o : plain) {
+        bool replaced = false;
+        for (const auto& e : extra) replaced = replaced || overrideKey(e) == overrideKey(o);
+        if (!replaced) job.push_back(o);
+      }
+      job.insert(job.end(), extra.begin(), extra.end());
+      jobOverrides.push_back(std::move(job));
+    }
+    for (auto& job : config::expandSweep(all)) jobOverrides.push_back(std::move(job));
   } else {
     for (const auto& o : overrides) {
       PL_CHECK(!isSweepOverride(o), "'{}' is a sweep: add -m to run one job per value (prunelab run -m ...)", o);

@@ -61,6 +61,10 @@ struct StageRecord {
   std::int64_t peakRssBytes = 0;      ///< peak resident set during the stage (-1 if unknown)
   std::int64_t peakCudaBytes = -1;    ///< CUDA caching allocator peak, -1 without CUDA
   std::int64_t startMs = 0, endMs = 0;
+  /// Live tensor bytes per tagged category (activations, gradients, scores, statistics) at the
+  /// moment of the peak; untagged bytes are the rest. Not a column of the stages table: the Runner
+  /// stores the pruning stages' split as memory/<stage>/... metrics.
+  std::map<std::string, std::int64_t> peakByCategory;
 };
 
 /// Per pruned matrix: what was asked and what was achieved.

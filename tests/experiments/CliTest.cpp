@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -190,6 +191,32 @@ TEST_F(CliTest, TableReadsTheStore) {
   EXPECT_NE(r.output.find("—"), std::string::npos) << "missing cells print as a dash: " << r.output;
   auto again = runPrunelab({"--store", store(), "table", spec.string()});
   EXPECT_EQ(again.output, r.output);  // deterministic
+  {
+    // Rows by config group (the chosen preset) and a key; `order` puts global first; divide scales.
+    std::ofstream f(spec);
+    f << "runs: {name: t}\nrows: [pruner, pruner.sparsity]\n"
+         "order: {pruner: [global_magnitude]}\ncolumns:\n"
+         "  - {label: frac, metric: cls/fashion_mnist/test/acc, divide: 100, digits: 4}\n"
+         "  - {label: peak, metric: memory/prune/peak_bytes, divide: 1048576}\n";
+  }
+  auto rows = runPrunelab({"--store", store(), "table", spec.string()});
+  ASSERT_EQ(rows.exitCode, 0) << rows.output;
+  const auto g0 = rows.output.find("| global_magnitude | 0.0 |");
+  const auto g5 = rows.output.find("| global_magnitude | 0.5 |");
+  const auto m0 = rows.output.find("| magnitude | 0.0 |");
+  ASSERT_NE(g0, std::string::npos) << rows.output;
+  ASSERT_NE(g5, std::string::npos) << rows.output;
+  ASSERT_NE(m0, std::string::npos) << rows.output;
+  EXPECT_LT(g0, g5);
+  EXPECT_LT(g5, m0) << "the order list puts global_magnitude first: " << rows.output;
+  EXPECT_TRUE(std::regex_search(rows.output, std::regex(R"(\| 0\.\d{4} \|)"))) << "accuracy / 100, 4 digits: " << rows.output;
+  {
+    std::ofstream f(spec);
+    f << "rows: [pruner, pruner.sparsity]\norder: {prunr: [wanda]}\ncolumns:\n  - {metric: cls/fashion_mnist/test/acc}\n";
+  }
+  auto badOrder = runPrunelab({"--store", store(), "table", spec.string()});
+  EXPECT_NE(badOrder.exitCode, 0);
+  EXPECT_NE(badOrder.output.find("did you mean 'pruner'"), std::string::npos) << badOrder.output;
   {
     std::ofstream f(spec);
     f << "rows: pruner.sparsity\ncolumns:\n  - {metric: cls/fashion_mnist/test/acx}\n";

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,13 @@ std::vector<std::string> tinyRunOverrides(const std::filesystem::path& dir);
 /// True when Debian's dataset-fashion-mnist is installed (tests that need it skip otherwise,
 /// and say so).
 bool haveFashionMnist();
+
+/// A run's metrics without its wall times (time/<stage>/seconds), which differ from run to run:
+/// what "same config and seed, same metrics" compares.
+inline std::map<std::string, double> withoutTimes(std::map<std::string, double> metrics) {
+  for (auto it = metrics.begin(); it != metrics.end();) it = it->first.rfind("time/", 0) == 0 ? metrics.erase(it) : ++it;
+  return metrics;
+}
 
 /// Result of running the prunelab binary.
 struct CommandResult {

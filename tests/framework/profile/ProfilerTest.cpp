@@ -47,6 +47,58 @@ TEST(Profiler, NestedStageKeepsOuterPeak) {
   EXPECT_GE(profiler.records()[1].peakTensorBytes - profiler.records()[1].tensorBytesStart, 64 * kMiB);
 }
 
+TEST(Profiler, PeakIsSplitByTheMemoryScopeOfEachAllocation) {
+  Profiler profiler;
+  {
+    auto stage = profiler.stage("split");
+    torch::Tensor acts, scores, freed;
+    {
+      MemoryScope tag(MemoryCategory::Activations);
+      acts = torch::ones({16 * kMiB / 4}, torch::kFloat32);  // 16 MiB
+      {
+        MemoryScope inner(MemoryCategory::Scores);
+        scores = torch::ones({8 * kMiB / 4}, torch::kFloat32);  // 8 MiB, innermost tag wins
+      }
+      freed = torch::ones({4 * kMiB / 4}, torch::kFloat32);  // activations again
+    }
+    EXPECT_GE(MemoryTracker::currentByCategory()[static_cast<int>(MemoryCategory::Activations)], 20 * kMiB);
+    freed = torch::Tensor();  // the bytes leave their category when freed
+    EXPECT_LT(MemoryTracker::currentByCategory()[static_cast<int>(MemoryCategory::Activations)], 17 * kMiB);
+    // Not tagged: the thread is back to Other.
+    auto other = torch::ones({2 * kMiB / 4}, torch::kFloat32);
+  }
+  ASSERT_EQ(profiler.records().size(), 1u);
+  const auto& r = profiler.records()[0];
+  // The peak came while all three tensors lived (20 MiB activations, 8 MiB scores).
+  EXPECT_EQ(r.peakByCategory.at("activations"), 20 * kMiB);
+  EXPECT_EQ(r.peakByCategory.at("scores"), 8 * kMiB);
+  EXPECT_EQ(r.peakByCategory.at("gradients"), 0);
+  EXPECT_EQ(r.peakByCategory.at("statistics"), 0);
+  EXPECT_GE(r.peakTensorBytes - r.tensorBytesStart, 28 * kMiB);
+  EXPECT_EQ(MemoryTracker::currentByCategory()[static_cast<int>(MemoryCategory::Scores)], 0);
+}
+
+TEST(Profiler, NestedStageKeepsTheOuterPeaksSplit) {
+  Profiler profiler;
+  {
+    auto outer = profiler.stage("outer");
+    {
+      MemoryScope tag(MemoryCategory::Gradients);
+      auto g = torch::ones({32 * kMiB / 4}, torch::kFloat32);
+    }
+    {
+      auto inner = profiler.stage("inner");  // a smaller peak, all statistics
+      MemoryScope tag(MemoryCategory::Statistics);
+      auto h = torch::ones({4 * kMiB / 4}, torch::kFloat32);
+    }
+  }
+  ASSERT_EQ(profiler.records().size(), 2u);
+  EXPECT_EQ(profiler.records()[0].peakByCategory.at("statistics"), 4 * kMiB);
+  EXPECT_EQ(profiler.records()[0].peakByCategory.at("gradients"), 0);
+  EXPECT_EQ(profiler.records()[1].peakByCategory.at("gradients"), 32 * kMiB);
+  EXPECT_EQ(profiler.records()[1].peakByCategory.at("statistics"), 0);
+}
+
 TEST(Profiler, StageLeftByExceptionIsFailed) {
   Profiler profiler;
   try {

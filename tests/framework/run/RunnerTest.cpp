@@ -91,7 +91,7 @@ TEST_F(RunnerTest, SameConfigAndSeedGiveSameMasksAndMetrics) {
   auto la = store.layers(a.runId), lb = store.layers(b.runId);
   ASSERT_EQ(la.size(), lb.size());
   for (std::size_t i = 0; i < la.size(); ++i) EXPECT_EQ(la[i].maskSha256, lb[i].maskSha256) << la[i].name;
-  EXPECT_EQ(store.metrics(a.runId), store.metrics(b.runId));
+  EXPECT_EQ(testing::withoutTimes(store.metrics(a.runId)), testing::withoutTimes(store.metrics(b.runId)));
   // A different seed trains different weights, hence other masks.
   auto c = runner.run(prepareJob(composer_, overrides({"pruner=global_magnitude", "seed=4"}, "cacheC"), registries_));
   ASSERT_EQ(c.status, store::RunStatus::Finished) << c.error;
@@ -132,6 +132,50 @@ TEST_F(RunnerTest, ConfigHashIgnoresOutputRootButNotValues) {
   // Spelling a default explicitly does not change the hash (defaults are filled before hashing).
   auto d = prepareJob(composer_, overrides({"pruner.allocation=uniform"}), registries_);
   EXPECT_EQ(a.configHash, d.configHash);
+}
+
+TEST_F(RunnerTest, PruningStagesStoreTimeAndAMemorySplit) {
+  store::RunStore store(":memory:");
+  Runner runner(registries_, store, {":memory:", PRUNELAB_SOURCE_DIR, false, {}});
+  auto job = prepareJob(composer_, overrides({"pruner=wanda", "pruner.nsamples=64"}), registries_);
+  auto outcome = runner.run(job);
+  ASSERT_EQ(outcome.status, store::RunStatus::Finished) << outcome.error;
+  auto m = store.metrics(outcome.runId);
+  const double weights = 4.0 * m["model/all/all/params"];  // fp32
+  for (const std::string stage : {"prune", "calibrate", "fine"}) {
+    const std::string p = "memory/" + stage + "/";
+    ASSERT_TRUE(m.count(p + "peak_bytes")) << stage;
+    EXPECT_TRUE(m.count("time/" + stage + "/seconds")) << stage;
+    EXPECT_EQ(m[p + "weights_bytes"], weights) << stage;
+    double parts = m[p + "weights_bytes"];
+    for (const std::string c : {"activations", "gradients", "scores", "statistics", "other"}) {
+      ASSERT_TRUE(m.count(p + c + "_bytes")) << p + c;
+      EXPECT_GE(m[p + c + "_bytes"], 0.0) << p + c;
+      parts += m[p + c + "_bytes"];
+    }
+    EXPECT_EQ(parts, m[p + "peak_bytes"]) << stage << ": the split adds up to the peak";
+  }
+  // 64 calibration images of 784 floats are alive through the fine step; Wanda keeps one norm per
+  // input feature of the matrix being observed; no gradient is ever taken.
+  EXPECT_GE(m["memory/fine/activations_bytes"], 64.0 * 784 * 4);
+  EXPECT_GT(m["memory/fine/statistics_bytes"], 0.0);
+  EXPECT_EQ(m["memory/prune/gradients_bytes"], 0.0);
+  EXPECT_GE(m["memory/prune/peak_bytes"], m["memory/fine/peak_bytes"]);
+}
+
+TEST(JobHelpers, SweepExtrasAreSingleJobs) {
+  auto node = YAML::Load("hydra: {sweeper: {extra: [\"pruner=none\", \"pruner=wanda pruner.sparsity=0.3\"]}}");
+  auto extras = configSweepExtras(node);
+  ASSERT_EQ(extras.size(), 2u);
+  EXPECT_EQ(extras[0], (std::vector<std::string>{"pruner=none"}));
+  EXPECT_EQ(extras[1], (std::vector<std::string>{"pruner=wanda", "pruner.sparsity=0.3"}));
+  EXPECT_TRUE(configSweepExtras(YAML::Load("a: 1")).empty());
+  try {
+    configSweepExtras(YAML::Load("hydra: {sweeper: {extra: [\"pruner.sparsity=0.3,0.5\"]}}"));
+    FAIL() << "a sweep inside an extra job must be rejected";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("hydra.sweeper.params"), std::string::npos) << e.what();
+  }
 }
 
 TEST(JobHelpers, OverrideKeysAndSweepDetection) {

@@ -160,7 +160,7 @@ TEST_F(MiniClipRunTest, TrainsDeterministicallyAndLoadsFromTheCache) {
   auto third = run({"model=mini_clip_tiny", "dataset=fashion_scenes_tiny", "eval=retrieval", "pruner=none",
                     "cache_dir=" + (dir_.path() / "cache2").string()});
   ASSERT_EQ(third.status, store::RunStatus::Finished) << third.error;
-  EXPECT_EQ(store_.metrics(third.runId), m1);
+  EXPECT_EQ(testing::withoutTimes(store_.metrics(third.runId)), testing::withoutTimes(m1));
 }
 
 }  // namespace
