@@ -4,10 +4,14 @@
 //   BM_ZerothReference  the plain loop: a full forward per loss (spec §1.2);
 //   BM_ZerothFast       only the blocks from the perturbed one on (cached block inputs);
 //   BM_ZerothFastPaired the same, with the +ε and −ε suffixes in one forward of 2×8 rows.
+// The BM_ZerothBlip2* variants run the same three modes on mini_blip2 at its default size (random
+// weights: the time does not depend on training), its vision and language blocks as targets (32
+// matrices, the bridge kept as the presets do), on 4 batches of 8 synthetic image-caption pairs.
 // All three give the same scores (checked in tests/framework/prune/CoarseScoresTest.cpp); the
 // ratios are the speedup of design.md §8's suffix reuse and ±ε batching. Noise is regenerated per
 // matrix and batch in every variant, so its cost is in all three. Fixed seeds. Progress lines go
 // to stderr (2>/dev/null hides them).
+#include <ATen/CPUGeneratorImpl.h>
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
@@ -15,6 +19,8 @@
 #include <thread>
 
 #include "framework/prune/CoarseScores.h"
+#include "framework/prune/Targets.h"
+#include "models/mini_blip2/MiniBlip2.h"
 
 namespace {
 
@@ -120,6 +126,42 @@ void runZeroth(benchmark::State& state, bool fast, bool pair) {
   }
   state.counters["perturbations"] = static_cast<double>(targets.size() * data.size());
 }
+
+// mini_blip2 at its default size; 4 batches of 8 images with 12-word captions ([BOS] w.. [EOS]).
+void runZerothBlip2(benchmark::State& state, bool fast, bool pair) {
+  pinThreads(state);
+  prunelab::models::MiniBlip2 model{prunelab::models::MiniBlip2::Options{}};
+  model.build(0);
+  model.setPromptWords(6, 7);
+  model.module().eval();
+  auto gen = at::detail::createCPUGenerator(1);
+  std::vector<prunelab::model::Batch> data;
+  for (int i = 0; i < kBatches; ++i) {
+    auto captions = torch::randint(8, 100, {kBatchSize, 14}, gen, torch::kInt64);
+    captions.select(1, 0).fill_(2);
+    captions.select(1, 13).fill_(3);
+    data.push_back(prunelab::model::Batch()
+                       .set("images", torch::rand({kBatchSize, 1, 56, 56}, gen))
+                       .set("captions", captions));
+  }
+  const auto targets = prunelab::prune::selectTargets(model.linears(), {"*.blocks.*"}, {"bridge.*"});
+  prunelab::prune::ZerothOrderOptions o;
+  o.fast = fast;
+  o.pair = pair;
+  for (auto _ : state) {
+    auto scores = prunelab::prune::zerothOrderScores(model, data, targets, o);
+    benchmark::DoNotOptimize(scores.data());
+  }
+  state.counters["targets"] = static_cast<double>(targets.size());
+  state.counters["perturbations"] = static_cast<double>(targets.size() * data.size());
+}
+
+void BM_ZerothBlip2Reference(benchmark::State& state) { runZerothBlip2(state, false, false); }
+void BM_ZerothBlip2Fast(benchmark::State& state) { runZerothBlip2(state, true, false); }
+void BM_ZerothBlip2FastPaired(benchmark::State& state) { runZerothBlip2(state, true, true); }
+BENCHMARK(BM_ZerothBlip2Reference)->ArgName("threads")->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ZerothBlip2Fast)->ArgName("threads")->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ZerothBlip2FastPaired)->ArgName("threads")->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_ZerothReference(benchmark::State& state) { runZeroth(state, false, false); }
 void BM_ZerothFast(benchmark::State& state) { runZeroth(state, true, false); }

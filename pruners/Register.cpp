@@ -1,6 +1,7 @@
 #include "pruners/Register.h"
 
 #include "pruners/ecoflap/EcoflapPruner.h"
+#include "pruners/global/GlobalPruner.h"
 #include "pruners/layerwise/LayerwisePruner.h"
 #include "pruners/magnitude/MagnitudePruner.h"
 #include "pruners/none/NoPruner.h"
@@ -16,6 +17,8 @@ void registerAll(run::Registries& r) {
   r.pruners.add<OwlPruner>("owl", "OWL: outlier ratios of the dense Wanda metrics -> block sparsities -> fine step");
   r.pruners.add<LayerwisePruner>("layerwise",
                                  "uniform per-matrix fine step (Wanda, SparseGPT, ...) via the blockwise calibration driver");
+  r.pruners.add<GlobalPruner>("global",
+                              "iterative global ranking of |W|·mean|∇L| (ECoFLaP's iterative OBD), W²·mean ∇L² or |W|");
 }
 
 }  // namespace prunelab::pruners

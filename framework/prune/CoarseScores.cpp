@@ -9,6 +9,7 @@
 #include "framework/core/Error.h"
 #include "framework/core/Progress.h"
 #include "framework/core/Suggest.h"
+#include "framework/profile/MemoryTracker.h"
 
 namespace prunelab::prune {
 
@@ -66,6 +67,13 @@ double finiteLoss(const torch::Tensor& loss, const std::string& matrix, const ch
   return l;
 }
 
+// Runs `f` with the CPU allocations it makes tagged `category` (Profiler's per-stage memory split).
+template <class F>
+auto tagged(profile::MemoryCategory category, F&& f) {
+  profile::MemoryScope scope(category);
+  return f();
+}
+
 // What one target contributes on one batch: |L+ − L−| / 2ε.
 double scoreTerm(double lPlus, double lMinus, double eps) { return std::fabs(lPlus - lMinus) / (2.0 * eps); }
 
@@ -114,10 +122,12 @@ std::vector<double> zerothOrderScores(model::Model& model, const std::vector<mod
   auto fullForward = [&](std::size_t i, std::int64_t b) {
     const auto& t = targets[i];
     Perturbation p(t.layer->weight, zerothOrderNoise(t.name, t.layer->weight.sizes(), options.seed, b), eps);
+    const auto& batch = batches[static_cast<std::size_t>(b)];
+    auto forward = [&] { return tagged(profile::MemoryCategory::Activations, [&] { return model.loss(batch); }); };
     p.plus();
-    const double lPlus = finiteLoss(model.loss(batches[static_cast<std::size_t>(b)]), t.name, "+", b, eps);
+    const double lPlus = finiteLoss(forward(), t.name, "+", b, eps);
     p.minus();
-    const double lMinus = finiteLoss(model.loss(batches[static_cast<std::size_t>(b)]), t.name, "-", b, eps);
+    const double lMinus = finiteLoss(forward(), t.name, "-", b, eps);
     scores[i] += scoreTerm(lPlus, lMinus, eps);
     progress.advance();
   };
@@ -138,7 +148,9 @@ std::vector<double> zerothOrderScores(model::Model& model, const std::vector<mod
       if (found == inBlock.end()) continue;
       const auto& blocks = found->second;
       const int last = blocks.rbegin()->first;
-      model::Batch state = model.stackInputs(stack.name, batch);
+      // The cached block input state and every forward from it are the step's activations.
+      const auto activations = profile::MemoryCategory::Activations;
+      model::Batch state = tagged(activations, [&] { return model.stackInputs(stack.name, batch); });
       for (int block = 0; block <= last; ++block) {
         auto here = blocks.find(block);
         if (here != blocks.end()) {
@@ -149,28 +161,36 @@ std::vector<double> zerothOrderScores(model::Model& model, const std::vector<mod
             if (options.pair) {
               // Only block k sees the perturbed matrix: run it at W+εz and W−εz, then the
               // unperturbed suffix once on both outputs.
+              auto runBlock = [&] {
+                return tagged(activations, [&] { return model.forwardBlock(stack.name, block, state); });
+              };
               p.plus();
-              auto outPlus = model.forwardBlock(stack.name, block, state);
+              auto outPlus = runBlock();
               p.minus();
-              auto outMinus = model.forwardBlock(stack.name, block, state);
+              auto outMinus = runBlock();
               p.restore();
-              auto losses = model.lossesFromBlock(stack.name, block + 1, {outPlus, outMinus}, batch);
+              auto losses = tagged(activations, [&] {
+                return model.lossesFromBlock(stack.name, block + 1, {outPlus, outMinus}, batch);
+              });
               PL_CHECK(losses.numel() == 2,
                        "Model::lossesFromBlock returned {} losses for 2 states: it must return one per state",
                        losses.numel());
               lPlus = finiteLoss(losses[0], t.name, "+", b, eps);
               lMinus = finiteLoss(losses[1], t.name, "-", b, eps);
             } else {
+              auto suffix = [&] {
+                return tagged(activations, [&] { return model.lossFromBlock(stack.name, block, state, batch); });
+              };
               p.plus();
-              lPlus = finiteLoss(model.lossFromBlock(stack.name, block, state, batch), t.name, "+", b, eps);
+              lPlus = finiteLoss(suffix(), t.name, "+", b, eps);
               p.minus();
-              lMinus = finiteLoss(model.lossFromBlock(stack.name, block, state, batch), t.name, "-", b, eps);
+              lMinus = finiteLoss(suffix(), t.name, "-", b, eps);
             }
             scores[i] += scoreTerm(lPlus, lMinus, eps);
             progress.advance();
           }
         }
-        if (block < last) state = model.forwardBlock(stack.name, block, state);
+        if (block < last) state = tagged(activations, [&] { return model.forwardBlock(stack.name, block, state); });
       }
     }
     for (std::size_t i : full) fullForward(i, b);
@@ -196,9 +216,10 @@ struct RequiresGradGuard {
 };
 }  // namespace
 
-FirstOrderScores firstOrderScores(model::Model& model, const std::vector<model::Batch>& batches,
-                                  const std::vector<model::LinearRef>& targets) {
-  PL_CHECK(!batches.empty(), "the first-order coarse step needs calibration batches");
+FirstOrderGradients firstOrderGradients(model::Model& model, const std::vector<model::Batch>& batches,
+                                        const std::vector<model::LinearRef>& targets,
+                                        const FirstOrderOptions& options) {
+  PL_CHECK(!batches.empty(), "the first-order scores need calibration batches");
   torch::AutoGradMode gradMode(true);
   model.module().eval();
   std::vector<torch::Tensor> weights;
@@ -206,47 +227,82 @@ FirstOrderScores firstOrderScores(model::Model& model, const std::vector<model::
   RequiresGradGuard guard(weights);
 
   const std::size_t n = targets.size();
-  std::vector<torch::Tensor> sumAbs(n), sumSq(n);
-  FirstOrderScores out;
-  out.gradient.assign(n, 0.0);
-  out.fisher.assign(n, 0.0);
+  FirstOrderGradients out;
+  out.meanAbs.resize(n);
+  out.meanSq.resize(n);
   out.gradNorm.assign(n, 0.0);
   Progress progress("first-order scores", static_cast<std::int64_t>(batches.size()), "batch");
   for (std::size_t b = 0; b < batches.size(); ++b) {
-    auto loss = model.loss(batches[b]);
+    auto loss = tagged(profile::MemoryCategory::Activations, [&] { return model.loss(batches[b]); });
     const double l = loss.item<double>();
     PL_CHECK(std::isfinite(l),
-             "first-order coarse step: the calibration loss is {} on batch {}: check that the dense model's loss is "
+             "first-order scores: the calibration loss is {} on batch {}: check that the dense model's loss is "
              "finite on the calibration split",
              l, b);
-    auto grads = torch::autograd::grad({loss}, weights, {}, /*retain_graph=*/false, /*create_graph=*/false,
-                                       /*allow_unused=*/true);
+    auto grads = tagged(profile::MemoryCategory::Gradients, [&] {
+      return torch::autograd::grad({loss}, weights, {}, /*retain_graph=*/false, /*create_graph=*/false,
+                                   /*allow_unused=*/true);
+    });
+    loss = torch::Tensor();
     for (std::size_t i = 0; i < n; ++i) {
       // A target the loss does not reach has no gradient: it scores 0.
-      torch::Tensor g = grads[i].defined()
-                            ? grads[i].detach().to(torch::kFloat)
-                            : torch::zeros(weights[i].sizes(), weights[i].options().dtype(torch::kFloat));
+      torch::Tensor g;
+      if (grads[i].defined()) {
+        g = grads[i].detach().to(torch::kFloat);
+      } else {
+        profile::MemoryScope gradients(profile::MemoryCategory::Gradients);
+        g = torch::zeros(weights[i].sizes(), weights[i].options().dtype(torch::kFloat));
+      }
       PL_CHECK(torch::isfinite(g).all().item<bool>(),
-               "first-order coarse step: the gradient of '{}' holds NaN or Inf on batch {}: check the weights and the "
+               "first-order scores: the gradient of '{}' holds NaN or Inf on batch {}: check the weights and the "
                "calibration loss of the dense model",
                targets[i].name, b);
-      if (!sumAbs[i].defined()) {
-        sumAbs[i] = g.abs();
-        sumSq[i] = g * g;
-      } else {
-        sumAbs[i] += g.abs();
-        sumSq[i].addcmul_(g, g);
+      {
+        profile::MemoryScope scores(profile::MemoryCategory::Scores);
+        if (options.meanAbs) {
+          if (out.meanAbs[i].defined()) {
+            out.meanAbs[i].add_(g.abs());
+          } else {
+            out.meanAbs[i] = g.abs();
+          }
+        }
+        if (options.meanSq) {
+          if (out.meanSq[i].defined()) {
+            out.meanSq[i].addcmul_(g, g);
+          } else {
+            out.meanSq[i] = g * g;
+          }
+        }
       }
       out.gradNorm[i] += g.norm().item<double>();
+      // Drop this gradient now, so the next target's accumulation does not sit on top of it.
+      g = torch::Tensor();
+      grads[i] = torch::Tensor();
     }
     progress.advance();
   }
   const double nb = static_cast<double>(batches.size());
   torch::NoGradGuard noGrad;
   for (std::size_t i = 0; i < n; ++i) {
-    const auto w = weights[i].detach().to(torch::kFloat);
-    out.gradient[i] = (w.abs() * (sumAbs[i] / nb)).sum(torch::kDouble).item<double>();
-    out.fisher[i] = (w * w * (sumSq[i] / nb)).sum(torch::kDouble).item<double>();
+    if (out.meanAbs[i].defined()) out.meanAbs[i].div_(nb);
+    if (out.meanSq[i].defined()) out.meanSq[i].div_(nb);
+  }
+  return out;
+}
+
+FirstOrderScores firstOrderScores(model::Model& model, const std::vector<model::Batch>& batches,
+                                  const std::vector<model::LinearRef>& targets, const FirstOrderOptions& fields) {
+  auto grads = firstOrderGradients(model, batches, targets, fields);
+  FirstOrderScores out;
+  out.gradNorm = std::move(grads.gradNorm);
+  torch::NoGradGuard noGrad;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const auto w = targets[i].layer->weight.detach().to(torch::kFloat);
+    if (fields.meanAbs) out.gradient.push_back((w.abs() * grads.meanAbs[i]).sum(torch::kDouble).item<double>());
+    if (fields.meanSq) out.fisher.push_back((w * w * grads.meanSq[i]).sum(torch::kDouble).item<double>());
+    // Each matrix's statistics go as soon as they are reduced.
+    grads.meanAbs[i] = torch::Tensor();
+    grads.meanSq[i] = torch::Tensor();
   }
   return out;
 }

@@ -65,22 +65,49 @@ torch::Tensor zerothOrderNoise(const std::string& name, at::IntArrayRef shape, s
 /// suffixes run as one forward on the two outputs concatenated along the batch and the model
 /// reduces the loss per half; without it the suffix ops are exactly those of loss(), so fast equals
 /// reference bit for bit. A target outside any block is scored with full forwards in both modes.
-/// A non-finite loss is an error naming the matrix and the batch.
+/// A non-finite loss is an error naming the matrix and the batch. Memory tag: the cached block
+/// input states and every forward are Activations.
 std::vector<double> zerothOrderScores(model::Model& model, const std::vector<model::Batch>& batches,
                                       const std::vector<model::LinearRef>& targets, const ZerothOrderOptions& options);
 
-/// First-order scores per target, from one backward per batch (torch::autograd::grad of loss()
-/// with respect to the target weights only), accumulated in fp32.
+/// Which per-element gradient statistics firstOrderGradients keeps. Each one is an fp32 tensor the
+/// size of every target, so a caller asks only for what it reads (ECoFLaP's reference keeps Σ|g|
+/// only).
+struct FirstOrderOptions {
+  bool meanAbs = true;  ///< mean_b |g_b| (ECoFLaP `GradMagAbs`, the global pruner's `gradient`)
+  bool meanSq = false;  ///< mean_b g_b² (`GradMagSquare`, the global pruner's `fisher`)
+};
+
+/// Per-element gradient statistics of every target over the calibration batches.
+struct FirstOrderGradients {
+  std::vector<torch::Tensor> meanAbs;  ///< per target mean_b |g_b| (fp32, weight's shape and device), if asked for
+  std::vector<torch::Tensor> meanSq;   ///< per target mean_b g_b² (same layout), if asked for
+  std::vector<double> gradNorm;        ///< per target Σ_b ‖g_b‖_F (always)
+};
+
+/// One backward per batch (torch::autograd::grad of Model::loss with respect to the target weights
+/// only, in eval mode), accumulated in fp32 into the statistics `options` asks for, then divided
+/// by the number of batches (the reference's mean over batches, each batch's loss already a mean).
+/// A target the loss does not reach has gradient 0. A non-finite loss or gradient is an error
+/// naming the batch (and the matrix). Memory tags: the forward is Activations, the backward
+/// Gradients, the accumulators Scores.
+FirstOrderGradients firstOrderGradients(model::Model& model, const std::vector<model::Batch>& batches,
+                                        const std::vector<model::LinearRef>& targets,
+                                        const FirstOrderOptions& options = {});
+
+/// First-order scores per target: firstOrderGradients reduced to one scalar per matrix.
 struct FirstOrderScores {
-  std::vector<double> gradient;  ///< Σ |W|·mean_b|g_b| (ECoFLaP `GradMagAbs`, the first-order score)
-  std::vector<double> fisher;    ///< Σ W²·mean_b g_b² (`GradMagSquare`, OBD/Fisher-like)
+  std::vector<double> gradient;  ///< Σ |W|·mean_b|g_b| (ECoFLaP `GradMagAbs`); empty unless meanAbs was requested
+  std::vector<double> fisher;    ///< Σ W²·mean_b g_b² (`GradMagSquare`, OBD/Fisher-like); empty unless meanSq was
   std::vector<double> gradNorm;  ///< Σ_b ‖g_b‖_F (what the zeroth-order score estimates, times √(2/π))
 };
 
-/// First-order scores of every target over `batches`. A non-finite loss or gradient is an error
-/// naming the matrix and the batch.
+/// First-order scores of every target over `batches`. By default both per-element statistics are
+/// accumulated (gradient and fisher); ECoFLaP's coarse step needs only `{true, false}`, which
+/// halves the score memory. Errors as firstOrderGradients.
 FirstOrderScores firstOrderScores(model::Model& model, const std::vector<model::Batch>& batches,
-                                  const std::vector<model::LinearRef>& targets);
+                                  const std::vector<model::LinearRef>& targets,
+                                  const FirstOrderOptions& fields = {/*meanAbs=*/true, /*meanSq=*/true});
 
 /// One allocation entry per target (name, modality, numel) with its score.
 std::vector<AllocationGroup> matrixEntries(const std::vector<model::LinearRef>& targets,

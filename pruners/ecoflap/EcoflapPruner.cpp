@@ -99,7 +99,8 @@ prune::PruneResult EcoflapPruner::prune(prune::PruneContext& ctx) {
       z.seed = static_cast<std::uint64_t>(ctx.seed);
       scores = prune::zerothOrderScores(ctx.model, batches, targets, z);
     } else {
-      scores = prune::firstOrderScores(ctx.model, batches, targets).gradient;
+      // Only mean|g| is accumulated, as the reference does (one fp32 tensor per target).
+      scores = prune::firstOrderScores(ctx.model, batches, targets, {/*meanAbs=*/true, /*meanSq=*/false}).gradient;
     }
   }
   bool anyPositive = false;

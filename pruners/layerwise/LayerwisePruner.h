@@ -1,5 +1,8 @@
 #pragma once
 
+#include <map>
+#include <string>
+
 #include "framework/prune/BlockwiseDriver.h"
 #include "framework/prune/FineStep.h"
 #include "framework/prune/Pruner.h"
@@ -12,21 +15,28 @@ namespace prunelab::pruners {
 /// Wanda (score=wanda, selection=per_row | per_matrix | nm | variant) or SparseGPT
 /// (reconstruction=obs, selection=adaptive | nm); score=magnitude with per_row is the
 /// row-wise magnitude ablation.
+///
+/// With `module_sparsity` (modality -> sparsity) every matrix gets its modality's ratio instead
+/// (prune::allocatePerModule, EfficientVLM's manual per-module baseline) and `sparsity` is unused;
+/// metrics prune/<modality>/layerwise/{allocated_sparsity, achieved_sparsity} and
+/// prune/targets/layerwise/allocated_sparsity (the numel-weighted mean of the ratios).
 class LayerwisePruner : public prune::Pruner {
  public:
   struct Options {
     prune::FineStepOptions fine;
     prune::BlockwiseSettings blockwise;
+    std::map<std::string, double> module_sparsity = {};
 
     template <class V>
     void visit(V& v) {
       fine.visitFields(v);
       blockwise.visitFields(v);
+      v(module_sparsity, "module_sparsity",
+        "sparsity per modality, e.g. {vision: 0.4, language: 0.6}; replaces `sparsity` when set (empty: every "
+        "matrix at `sparsity`)");
     }
-    void validate() const {
-      fine.validate();
-      blockwise.validate();
-    }
+    /// Throws on bad fine-step or calibration settings and on per-module ratios N:M cannot honour.
+    void validate() const;
   };
 
   explicit LayerwisePruner(Options options) : options_(std::move(options)) {}
