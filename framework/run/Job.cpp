@@ -61,8 +61,9 @@ Job prepareJob(const config::Composer& composer, const std::vector<std::string>&
 
 std::vector<std::string> configSweepParams(const YAML::Node& composed) {
   std::vector<std::string> out;
-  YAML::Node params = composed["hydra"] ? composed["hydra"]["sweeper"] : YAML::Node();
-  if (params) params = params["params"];
+  // Read-only lookups: assigning one yaml-cpp Node to another would rewrite the config's tree.
+  const YAML::Node sweeper = composed["hydra"] ? composed["hydra"]["sweeper"] : YAML::Node();
+  const YAML::Node params = sweeper ? sweeper["params"] : YAML::Node();
   if (!params || params.IsNull()) return out;
   PL_CHECK(params.IsMap(), "hydra.sweeper.params must map keys to sweep strings, e.g. pruner.sparsity: 0.3,0.5");
   for (auto it = params.begin(); it != params.end(); ++it) {
@@ -75,8 +76,8 @@ std::vector<std::string> configSweepParams(const YAML::Node& composed) {
 
 std::vector<std::vector<std::string>> configSweepExtras(const YAML::Node& composed) {
   std::vector<std::vector<std::string>> out;
-  YAML::Node extra = composed["hydra"] ? composed["hydra"]["sweeper"] : YAML::Node();
-  if (extra) extra = extra["extra"];
+  const YAML::Node sweeper = composed["hydra"] ? composed["hydra"]["sweeper"] : YAML::Node();
+  const YAML::Node extra = sweeper ? sweeper["extra"] : YAML::Node();
   if (!extra || extra.IsNull()) return out;
   PL_CHECK(extra.IsSequence(), "hydra.sweeper.extra must be a list of override strings, e.g. [\"pruner=none\"]");
   for (const auto& job : extra) {

@@ -167,6 +167,10 @@ TEST(JobHelpers, SweepExtrasAreSingleJobs) {
   auto node = YAML::Load("hydra: {sweeper: {extra: [\"pruner=none\", \"pruner=wanda pruner.sparsity=0.3\"]}}");
   auto extras = configSweepExtras(node);
   ASSERT_EQ(extras.size(), 2u);
+  // Reading the grid first must leave the extras in place (yaml-cpp nodes alias the tree).
+  node["hydra"]["sweeper"]["params"]["seed"] = "0,1";
+  EXPECT_EQ(configSweepParams(node), (std::vector<std::string>{"seed=0,1"}));
+  EXPECT_EQ(configSweepExtras(node).size(), 2u);
   EXPECT_EQ(extras[0], (std::vector<std::string>{"pruner=none"}));
   EXPECT_EQ(extras[1], (std::vector<std::string>{"pruner=wanda", "pruner.sparsity=0.3"}));
   EXPECT_TRUE(configSweepExtras(YAML::Load("a: 1")).empty());
