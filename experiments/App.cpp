@@ -99,7 +99,7 @@ int runCli(int argc, char** argv) {
   std::string specPath, tableFormat = "md";
   auto* tableCmd = app.add_subcommand("table", "render a table spec (YAML) from the store");
   tableCmd->add_option("spec", specPath, "table spec file")->required();
-  tableCmd->add_option("--format", tableFormat, "md or csv")->capture_default_str();
+  tableCmd->add_option("--format", tableFormat, "md, csv or latex (booktabs)")->capture_default_str();
 
   std::string pluginKind;
   auto* pluginsCmd = app.add_subcommand("plugins", "list registered plugins and their options");

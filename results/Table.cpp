@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -21,7 +22,40 @@ struct Column {
   std::map<std::string, std::string> where;
   double divide = 1.0;
   int digits = -1;
+  std::vector<std::string> meanOf;  ///< a derived column: the mean of these columns (by label) per row
+  std::string better;               ///< higher, lower or none (no bold)
 };
+
+// One cell's numbers: the mean over the runs it aggregates (seeds), their std and count.
+struct Cell {
+  bool present = false;
+  double mean = 0, sd = 0;
+  std::size_t n = 0;
+};
+
+// Which way a metric improves, from its key: costs (time, memory, loss, perplexity) go down,
+// descriptive figures (sparsity, sizes, counts) are not ranked, scores go up.
+std::string directionOf(const std::string& metric) {
+  for (const char* part : {"time/", "memory/", "_bytes", "seconds", "loss", "ppl", "perplexity"})
+    if (metric.find(part) != std::string::npos) return "lower";
+  for (const char* part : {"sparsity", "/params", "/nonzero", "/count", "/questions", "threshold"})
+    if (metric.find(part) != std::string::npos) return "none";
+  return "higher";
+}
+
+std::string latexEscape(const std::string& text) {
+  std::string out;
+  for (char ch : text) {
+    switch (ch) {
+      case '&': case '%': case '$': case '#': case '_': case '{': case '}': out += '\\'; out += ch; break;
+      case '~': out += "\\textasciitilde{}"; break;
+      case '^': out += "\\textasciicircum{}"; break;
+      case '\\': out += "\\textbackslash{}"; break;
+      default: out += ch;
+    }
+  }
+  return out;
+}
 
 struct RunData {
   std::map<std::string, std::string> params;
@@ -69,10 +103,12 @@ bool numericLess(const std::string& a, const std::string& b) {
 
 std::string renderTable(store::RunStore& store, const YAML::Node& spec, const std::string& format) {
   PL_CHECK(spec.IsMap(), "table spec must be a mapping with runs, rows and columns");
-  checkKeys(spec, {"title", "runs", "rows", "order", "columns", "digits"}, "the spec");
+  checkKeys(spec, {"title", "runs", "rows", "order", "columns", "digits", "bold", "unranked"}, "the spec");
   PL_CHECK(spec["rows"] && spec["columns"], "table spec needs 'rows' (a params key or a list of them) and 'columns' "
            "(a list)");
-  PL_CHECK(format == "md" || format == "csv", "table format '{}' is not supported: use md or csv", format);
+  PL_CHECK(format == "md" || format == "csv" || format == "latex",
+           "table format '{}' is not supported: use md, csv or latex", format);
+  const bool bold = spec["bold"] ? spec["bold"].as<bool>() : true;
   std::vector<std::string> rowKeys;
   if (spec["rows"].IsSequence()) {
     for (const auto& k : spec["rows"]) rowKeys.push_back(k.as<std::string>());
@@ -92,12 +128,32 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
     }
   }
   const int digits = spec["digits"] ? spec["digits"].as<int>() : 2;
+  // Rows left out of the bolding (e.g. the dense baseline): rows key -> value.
+  const auto unranked = stringMap(spec["unranked"]);
+  for (const auto& [k, v] : unranked)
+    PL_CHECK(std::find(rowKeys.begin(), rowKeys.end(), k) != rowKeys.end(),
+             "table spec: 'unranked' names '{}', which is not a rows key{}", k, didYouMean(k, rowKeys));
   std::vector<Column> columns;
   for (const auto& c : spec["columns"]) {
-    checkKeys(c, {"label", "metric", "where", "divide", "digits"}, "a column");
-    PL_CHECK(c["metric"], "table spec: every column needs a 'metric' key");
-    Column col{c["label"] ? c["label"].as<std::string>() : c["metric"].as<std::string>(), c["metric"].as<std::string>(),
-               stringMap(c["where"])};
+    checkKeys(c, {"label", "metric", "where", "divide", "digits", "mean_of", "better"}, "a column");
+    PL_CHECK(c["metric"] || c["mean_of"], "table spec: every column needs a 'metric' key (or 'mean_of', a list of "
+             "column labels to average)");
+    PL_CHECK(!(c["metric"] && c["mean_of"]), "table spec: a column takes 'metric' or 'mean_of', not both");
+    PL_CHECK(c["label"] || c["metric"], "table spec: a mean_of column needs a 'label'");
+    Column col{c["label"] ? c["label"].as<std::string>() : c["metric"].as<std::string>(),
+               c["metric"] ? c["metric"].as<std::string>() : std::string(), stringMap(c["where"])};
+    if (c["mean_of"]) {
+      for (const auto& l : c["mean_of"]) col.meanOf.push_back(l.as<std::string>());
+      PL_CHECK(!col.meanOf.empty(), "table spec: column '{}' averages no column; list labels in mean_of", col.label);
+      std::vector<std::string> earlier;
+      for (const auto& e : columns) earlier.push_back(e.label);
+      for (const auto& l : col.meanOf)
+        PL_CHECK(std::find(earlier.begin(), earlier.end(), l) != earlier.end(), "table spec: column '{}' averages "
+                 "'{}', which is not the label of an earlier column{}", col.label, l, didYouMean(l, earlier));
+    }
+    col.better = c["better"] ? c["better"].as<std::string>() : (col.meanOf.empty() ? directionOf(col.metric) : "higher");
+    PL_CHECK(col.better == "higher" || col.better == "lower" || col.better == "none",
+             "table spec: column '{}' has better: '{}'; use higher, lower or none", col.label, col.better);
     if (c["divide"]) col.divide = c["divide"].as<double>();
     PL_CHECK(col.divide != 0.0 && std::isfinite(col.divide), "table spec: column '{}' has divide {}: give a finite "
              "non-zero divisor (e.g. 1048576 for MiB)", col.label, col.divide);
@@ -131,6 +187,7 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
       PL_CHECK(allParams.count(rowKey), "table spec: rows key '{}' is neither a config key nor a config group of the "
                "selected runs{}", rowKey, didYouMean(rowKey, paramList));
     for (const auto& c : columns) {
+      if (!c.meanOf.empty()) continue;
       PL_CHECK(allMetrics.count(c.metric), "table spec: metric '{}' (column '{}') is not recorded by any selected "
                "run{}", c.metric, c.label, didYouMean(c.metric, metricList));
       for (const auto& [k, v] : c.where)
@@ -172,10 +229,27 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
     return false;
   });
 
-  std::vector<std::vector<std::string>> cells;
+  // Numbers first (means over seeds, then derived columns), text last.
+  std::vector<std::vector<Cell>> numbers;
   for (const auto& rv : rowValues) {
-    std::vector<std::string> line = rv;
+    std::vector<Cell> line;
     for (const auto& c : columns) {
+      Cell cell;
+      if (!c.meanOf.empty()) {
+        // A derived column: the mean of the listed columns' cells; missing if any of them is.
+        double sum = 0;
+        bool all = true;
+        for (const auto& l : c.meanOf) {
+          const auto k = static_cast<std::size_t>(
+              std::find_if(columns.begin(), columns.end(), [&](const Column& e) { return e.label == l; }) -
+              columns.begin());
+          all = all && line[k].present;
+          if (line[k].present) sum += line[k].mean;
+        }
+        if (all) cell = {true, sum / static_cast<double>(c.meanOf.size()), 0, 1};
+        line.push_back(cell);
+        continue;
+      }
       std::vector<double> values;
       for (const auto& r : runs) {
         if (rowOf(r) != rv) continue;
@@ -187,22 +261,61 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
         auto m = r.metrics.find(c.metric);
         if (match && m != r.metrics.end() && !std::isnan(m->second)) values.push_back(m->second / c.divide);
       }
-      if (values.empty()) {
-        line.push_back(format == "csv" ? "" : "—");
-      } else if (values.size() == 1) {
-        line.push_back(fmt::format("{:.{}f}", values[0], c.digits));
-      } else {
+      if (!values.empty()) {
         double mean = 0, var = 0;
         for (double v : values) mean += v;
         mean /= static_cast<double>(values.size());
         for (double v : values) var += (v - mean) * (v - mean);
-        const double sd = std::sqrt(var / static_cast<double>(values.size() - 1));
-        line.push_back(format == "csv" ? fmt::format("{:.{}f}", mean, c.digits)
-                                       : fmt::format("{:.{}f} ± {:.{}f} (n={})", mean, c.digits, sd, c.digits,
-                                                     values.size()));
+        cell = {true, mean, values.size() > 1 ? std::sqrt(var / static_cast<double>(values.size() - 1)) : 0.0,
+                values.size()};
       }
+      line.push_back(cell);
     }
-    cells.push_back(line);
+    numbers.push_back(std::move(line));
+  }
+
+  // The best cell of each ranked column among the ranked rows, compared as printed (so
+  // equal-looking cells tie); a column whose ranked cells all tie has no best.
+  std::vector<bool> ranked(rowValues.size(), true);
+  for (std::size_t i = 0; i < rowValues.size(); ++i)
+    for (std::size_t k = 0; k < rowKeys.size(); ++k) {
+      auto u = unranked.find(rowKeys[k]);
+      if (u != unranked.end() && u->second == rowValues[i][k]) ranked[i] = false;
+    }
+  std::vector<std::string> best(columns.size());
+  for (std::size_t k = 0; k < columns.size() && bold && format != "csv"; ++k) {
+    if (columns[k].better == "none") continue;
+    std::optional<double> top, bottom;
+    for (std::size_t i = 0; i < numbers.size(); ++i) {
+      if (!ranked[i] || !numbers[i][k].present) continue;
+      const double v = std::stod(fmt::format("{:.{}f}", numbers[i][k].mean, columns[k].digits));
+      if (!top || (columns[k].better == "higher" ? v > *top : v < *top)) top = v;
+      if (!bottom || (columns[k].better == "higher" ? v < *bottom : v > *bottom)) bottom = v;
+    }
+    if (top && *top != *bottom) best[k] = fmt::format("{:.{}f}", *top, columns[k].digits);
+  }
+
+  std::vector<std::vector<std::string>> cells;
+  for (std::size_t i = 0; i < rowValues.size(); ++i) {
+    std::vector<std::string> line;
+    for (const auto& v : rowValues[i]) line.push_back(format != "latex" ? v : v == "—" ? "--" : latexEscape(v));
+    for (std::size_t k = 0; k < columns.size(); ++k) {
+      const Cell& cell = numbers[i][k];
+      const int d = columns[k].digits;
+      if (!cell.present) {
+        line.push_back(format == "csv" ? "" : format == "latex" ? "--" : "—");
+        continue;
+      }
+      const std::string value = fmt::format("{:.{}f}", cell.mean, d);
+      std::string text = value;
+      if (format != "csv" && cell.n > 1)
+        text = format == "latex" ? fmt::format("{} $\\pm$ {:.{}f} (n={})", value, cell.sd, d, cell.n)
+                                 : fmt::format("{} ± {:.{}f} (n={})", value, cell.sd, d, cell.n);
+      if (ranked[i] && !best[k].empty() && value == best[k])
+        text = format == "latex" ? "\\textbf{" + text + "}" : "**" + text + "**";
+      line.push_back(text);
+    }
+    cells.push_back(std::move(line));
   }
 
   std::string out;
@@ -221,6 +334,17 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
       for (std::size_t i = 0; i < line.size(); ++i) out += (i ? "," : "") + csvCell(line[i]);
       out += "\n";
     }
+    return out;
+  }
+  if (format == "latex") {
+    // booktabs; the title becomes a comment so the fragment drops into any table environment.
+    if (spec["title"]) out += "% " + spec["title"].as<std::string>() + "\n";
+    out += "\\begin{tabular}{" + std::string(rowKeys.size(), 'l') + std::string(columns.size(), 'r') + "}\n\\toprule\n";
+    std::vector<std::string> escaped;
+    for (const auto& h : header) escaped.push_back(latexEscape(h));
+    out += fmt::format("{}", fmt::join(escaped, " & ")) + " \\\\\n\\midrule\n";
+    for (const auto& line : cells) out += fmt::format("{}", fmt::join(line, " & ")) + " \\\\\n";
+    out += "\\bottomrule\n\\end{tabular}\n";
     return out;
   }
   if (spec["title"]) out += "### " + spec["title"].as<std::string>() + "\n\n";

@@ -19,6 +19,13 @@ namespace prunelab::results {
 ///     - {label: peak MiB, metric: memory/prune/peak_bytes, divide: 1048576, digits: 1}
 ///   digits: 2
 ///
+/// Derived columns: `{label: avg, mean_of: [VQA, CIDEr]}` is the per-row mean of earlier columns
+/// (missing when one of them is). Unless `bold: false`, the best cell of each ranked column is
+/// bold (among rows not listed in `unranked: {pruner: none}`; not when all cells tie) (md `**x**`, LaTeX `\textbf`): higher is better unless the column says `better: lower`
+/// or `none`; without it, time/memory/loss/perplexity metrics rank lower-is-better and sparsity,
+/// sizes and counts are not ranked. Formats: md, csv (plain numbers), latex (booktabs tabular,
+/// cells escaped).
+///
 /// Besides the flattened config keys, a rows or where key may name a config group (`pruner`,
 /// `model`, ...): its value is the option chosen for the run (e.g. `wanda`), from choices_json.
 /// Rows sort numerically where both values are numbers, else as text, after any `order` list.
