@@ -112,11 +112,9 @@ std::vector<prunelab::model::Batch> batches() {
   return out;
 }
 
-void runZeroth(benchmark::State& state, bool fast, bool pair) {
-  pinThreads(state);
-  ResidualMlp model;
-  const auto data = batches();
-  const auto targets = model.linears();
+// The timed loop both models share: the scores of every target, in the given mode.
+void timeScores(benchmark::State& state, prunelab::model::Model& model, const std::vector<prunelab::model::Batch>& data,
+                const std::vector<prunelab::model::LinearRef>& targets, bool fast, bool pair) {
   prunelab::prune::ZerothOrderOptions o;
   o.fast = fast;
   o.pair = pair;
@@ -124,7 +122,14 @@ void runZeroth(benchmark::State& state, bool fast, bool pair) {
     auto scores = prunelab::prune::zerothOrderScores(model, data, targets, o);
     benchmark::DoNotOptimize(scores.data());
   }
+  state.counters["targets"] = static_cast<double>(targets.size());
   state.counters["perturbations"] = static_cast<double>(targets.size() * data.size());
+}
+
+void runZeroth(benchmark::State& state, bool fast, bool pair) {
+  pinThreads(state);
+  ResidualMlp model;
+  timeScores(state, model, batches(), model.linears(), fast, pair);
 }
 
 // mini_blip2 at its default size; 4 batches of 8 images with 12-word captions ([BOS] w.. [EOS]).
@@ -144,16 +149,8 @@ void runZerothBlip2(benchmark::State& state, bool fast, bool pair) {
                        .set("images", torch::rand({kBatchSize, 1, 56, 56}, gen))
                        .set("captions", captions));
   }
-  const auto targets = prunelab::prune::selectTargets(model.linears(), {"*.blocks.*"}, {"bridge.*"});
-  prunelab::prune::ZerothOrderOptions o;
-  o.fast = fast;
-  o.pair = pair;
-  for (auto _ : state) {
-    auto scores = prunelab::prune::zerothOrderScores(model, data, targets, o);
-    benchmark::DoNotOptimize(scores.data());
-  }
-  state.counters["targets"] = static_cast<double>(targets.size());
-  state.counters["perturbations"] = static_cast<double>(targets.size() * data.size());
+  timeScores(state, model, data, prunelab::prune::selectTargets(model.linears(), {"*.blocks.*"}, {"bridge.*"}), fast,
+             pair);
 }
 
 void BM_ZerothBlip2Reference(benchmark::State& state) { runZerothBlip2(state, false, false); }

@@ -216,10 +216,11 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
     }
     return numericLess(a, b);
   };
-  std::vector<std::vector<std::string>> rowValues;
+  std::vector<std::vector<std::string>> runRow, rowValues;  // each run's row; the distinct rows
   for (const auto& r : runs) {
-    auto v = rowOf(r);
-    if (std::find(rowValues.begin(), rowValues.end(), v) == rowValues.end()) rowValues.push_back(v);
+    runRow.push_back(rowOf(r));
+    if (std::find(rowValues.begin(), rowValues.end(), runRow.back()) == rowValues.end())
+      rowValues.push_back(runRow.back());
   }
   std::sort(rowValues.begin(), rowValues.end(), [&](const auto& a, const auto& b) {
     for (std::size_t k = 0; k < a.size(); ++k) {
@@ -251,8 +252,9 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
         continue;
       }
       std::vector<double> values;
-      for (const auto& r : runs) {
-        if (rowOf(r) != rv) continue;
+      for (std::size_t j = 0; j < runs.size(); ++j) {
+        if (runRow[j] != rv) continue;
+        const auto& r = runs[j];
         bool match = true;
         for (const auto& [k, v] : c.where) {
           auto q = r.params.find(k);

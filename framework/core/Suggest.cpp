@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "framework/core/Error.h"
+
 namespace prunelab {
 
 std::size_t editDistance(const std::string& a, const std::string& b) {
@@ -51,6 +53,11 @@ std::string didYouMean(const std::string& name, const std::vector<std::string>& 
   if (near.empty()) return "";
   if (near.size() == 1) return " (did you mean '" + near[0] + "'?)";
   return " (did you mean one of " + quotedList(near) + "?)";
+}
+
+void checkOneOf(const std::string& key, const std::string& value, const std::vector<std::string>& allowed) {
+  PL_CHECK(std::find(allowed.begin(), allowed.end(), value) != allowed.end(), "{} '{}' is not supported{}; use {}", key,
+           value, didYouMean(value, allowed), quotedList(allowed));
 }
 
 }  // namespace prunelab

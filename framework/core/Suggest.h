@@ -18,4 +18,8 @@ std::string didYouMean(const std::string& name, const std::vector<std::string>& 
 /// Joins names as "'a', 'b', 'c'".
 std::string quotedList(const std::vector<std::string>& names);
 
+/// Throws prunelab::Error "<key> '<value>' is not supported; did you mean ...; use ..." unless
+/// `value` is one of `allowed`.
+void checkOneOf(const std::string& key, const std::string& value, const std::vector<std::string>& allowed);
+
 }  // namespace prunelab

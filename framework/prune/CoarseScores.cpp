@@ -15,11 +15,6 @@ namespace prunelab::prune {
 
 namespace {
 
-void checkOneOf(const std::string& key, const std::string& value, const std::vector<std::string>& allowed) {
-  PL_CHECK(std::find(allowed.begin(), allowed.end(), value) != allowed.end(), "{} '{}' is not supported{}; use {}", key,
-           value, didYouMean(value, allowed), quotedList(allowed));
-}
-
 std::uint64_t splitmix64(std::uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;

@@ -24,11 +24,6 @@ const std::vector<std::string> kScores = {"gradient", "fisher", "magnitude"};
 const std::vector<std::string> kScopes = {"all", "modality"};
 const char* kVersion = "global-1";
 
-void checkOneOf(const std::string& key, const std::string& value, const std::vector<std::string>& allowed) {
-  PL_CHECK(std::find(allowed.begin(), allowed.end(), value) != allowed.end(),
-           "global: {} '{}' is not supported{}; use {}", key, value, didYouMean(value, allowed), quotedList(allowed));
-}
-
 // The targets that share one threshold, in target order.
 struct Ranking {
   std::string name;  ///< "targets" for scope all, else the modality
@@ -86,8 +81,8 @@ void GlobalPruner::Options::validate() const {
            "global: sparsity must be in [0, 1), got {}: it is the fraction of each ranking's weights removed",
            sparsity);
   PL_CHECK(iterations >= 1, "global: iterations must be >= 1, got {} (reference: 3; 1 is one-shot)", iterations);
-  checkOneOf("score", score, kScores);
-  checkOneOf("scope", scope, kScopes);
+  checkOneOf("global: score", score, kScores);
+  checkOneOf("global: scope", scope, kScopes);
   PL_CHECK(!targets.empty(), "global: targets must list at least one glob, e.g. ['*.blocks.*']");
   if (score != "magnitude") {
     PL_CHECK(nsamples > 0, "global: nsamples must be positive, got {} (reference: 128)", nsamples);

@@ -1,5 +1,7 @@
 #include "tests/support/TinyBlockModel.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include "framework/core/Error.h"
 
 namespace prunelab::testing {
@@ -93,6 +95,17 @@ torch::Tensor TinyBlockModel::lossesFromBlock(const std::string& stack, int bloc
   joined.set("hidden", torch::cat(hidden, 0));
   const auto k = static_cast<std::int64_t>(states.size());
   return outputFromBlock(stack, block, joined).pow(2).reshape({k, -1}).mean(1);
+}
+
+std::vector<model::Batch> randomBatches(int count, int size, int dim, std::uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  std::vector<model::Batch> out;
+  for (int i = 0; i < count; ++i) {
+    model::Batch b;
+    b.set("inputs", torch::randn({size, dim}, gen, torch::kFloat));
+    out.push_back(b);
+  }
+  return out;
 }
 
 }  // namespace prunelab::testing

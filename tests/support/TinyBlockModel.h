@@ -41,4 +41,7 @@ class TinyBlockModel : public model::Model {
   model::PrunableLinear bridge_{nullptr};
 };
 
+/// `count` batches of `size` rows of N(0, 1) "inputs" of width `dim`, from `seed` alone.
+std::vector<model::Batch> randomBatches(int count, int size, int dim, std::uint64_t seed);
+
 }  // namespace prunelab::testing

@@ -14,18 +14,8 @@ namespace prunelab::prune {
 namespace {
 
 using prunelab::testing::errorOf;
+using prunelab::testing::randomBatches;
 using prunelab::testing::TinyBlockModel;
-
-std::vector<model::Batch> randomBatches(int count, int size, int dim, std::uint64_t seed) {
-  auto gen = at::detail::createCPUGenerator(seed);
-  std::vector<model::Batch> out;
-  for (int i = 0; i < count; ++i) {
-    model::Batch b;
-    b.set("inputs", torch::randn({size, dim}, gen, torch::kFloat));
-    out.push_back(b);
-  }
-  return out;
-}
 
 std::vector<torch::Tensor> snapshot(model::Model& m) {
   std::vector<torch::Tensor> out;

@@ -10,18 +10,8 @@ namespace {
 
 using profile::MemoryCategory;
 using profile::MemoryTracker;
+using prunelab::testing::randomBatches;
 using prunelab::testing::TinyBlockModel;
-
-std::vector<model::Batch> seededBatches(int count, int size, int dim, std::uint64_t seed) {
-  auto gen = at::detail::createCPUGenerator(seed);
-  std::vector<model::Batch> out;
-  for (int i = 0; i < count; ++i) {
-    model::Batch b;
-    b.set("inputs", torch::randn({size, dim}, gen, torch::kFloat));
-    out.push_back(b);
-  }
-  return out;
-}
 
 std::int64_t bytesOf(MemoryCategory c, const profile::CategoryBytes& bytes) {
   return bytes[static_cast<std::size_t>(c)];
@@ -30,7 +20,7 @@ std::int64_t bytesOf(MemoryCategory c, const profile::CategoryBytes& bytes) {
 // Per element, against the plain backward() and .grad of every batch, averaged.
 TEST(FirstOrderGradients, PerElementMeansEqualAutogradsGradientMeans) {
   TinyBlockModel m(3, 2, 4);
-  const auto batches = seededBatches(3, 5, 3, 9);
+  const auto batches = randomBatches(3, 5, 3, 9);
   const auto targets = m.linears();
   const auto got = firstOrderGradients(m, batches, targets, {/*meanAbs=*/true, /*meanSq=*/true});
 
@@ -57,7 +47,7 @@ TEST(FirstOrderGradients, PerElementMeansEqualAutogradsGradientMeans) {
 
 TEST(FirstOrderGradients, OnlyTheRequestedStatisticsAreKept) {
   TinyBlockModel m(3, 1, 5);
-  const auto batches = seededBatches(2, 4, 3, 1);
+  const auto batches = randomBatches(2, 4, 3, 1);
   const auto targets = m.linears();
   const auto absOnly = firstOrderGradients(m, batches, targets, {true, false});
   const auto sqOnly = firstOrderGradients(m, batches, targets, {false, true});
@@ -81,7 +71,7 @@ TEST(FirstOrderGradients, OnlyTheRequestedStatisticsAreKept) {
 TEST(FirstOrderGradients, AccumulatorsAreTaggedScoresAndNothingElseStays) {
   MemoryTracker::install();
   TinyBlockModel m(4, 2, 6);
-  const auto batches = seededBatches(3, 4, 4, 2);
+  const auto batches = randomBatches(3, 4, 4, 2);
   const auto targets = m.linears();
   std::int64_t weights = 0;
   for (const auto& t : targets) weights += t.layer->weight.numel();
@@ -107,7 +97,7 @@ TEST(FirstOrderGradients, AccumulatorsAreTaggedScoresAndNothingElseStays) {
 TEST(ZerothOrderScores, ForwardsAreTaggedActivations) {
   MemoryTracker::install();
   TinyBlockModel m(4, 2, 7);
-  const auto batches = seededBatches(2, 4, 4, 3);
+  const auto batches = randomBatches(2, 4, 4, 3);
   const auto before = MemoryTracker::currentByCategory();
   MemoryTracker::resetPeak();
   ZerothOrderOptions o;
