@@ -15,6 +15,7 @@
 #include "framework/run/Runner.h"
 #include "models/Register.h"
 #include "pruners/Register.h"
+#include "results/Plot.h"
 #include "results/Table.h"
 #include "experiments/verbs/AllocateVerb.h"
 #include "experiments/verbs/DataExportVerb.h"
@@ -101,6 +102,13 @@ int runCli(int argc, char** argv) {
   tableCmd->add_option("spec", specPath, "table spec file")->required();
   tableCmd->add_option("--format", tableFormat, "md, csv or latex (booktabs)")->capture_default_str();
 
+  std::vector<std::string> plotSpecs;
+  std::string plotDir = "plots";
+  auto* plotCmd = app.add_subcommand("plot", "draw plot specs (YAML) from the store: SPEC.dat, SPEC.gp and figures "
+                                     "(gnuplot)");
+  plotCmd->add_option("spec", plotSpecs, "plot spec file(s)")->required();
+  plotCmd->add_option("--out", plotDir, "folder for the data, scripts and figures")->capture_default_str();
+
   std::string pluginKind;
   auto* pluginsCmd = app.add_subcommand("plugins", "list registered plugins and their options");
   pluginsCmd->add_option("kind", pluginKind, "model, dataset, pruner or evaluator (default: all)");
@@ -166,6 +174,16 @@ int runCli(int argc, char** argv) {
                storePath);
       store::RunStore store(storePath);
       std::cout << results::renderTableFile(store, specPath, tableFormat);
+      return 0;
+    }
+    if (*plotCmd) {
+      PL_CHECK(fs::exists(storePath), "store '{}' does not exist yet: run something first, or pass --store PATH",
+               storePath);
+      store::RunStore store(storePath);
+      for (const auto& spec : plotSpecs) {
+        const auto files = results::plotFile(store, spec, results::PlotOptions().outDir(plotDir));
+        fmt::print("{}: {}, {}, {}\n", spec, files.data, files.script, fmt::join(files.figures, ", "));
+      }
       return 0;
     }
     if (*pluginsCmd) {

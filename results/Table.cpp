@@ -4,22 +4,22 @@
 #include <cmath>
 #include <map>
 #include <optional>
-#include <set>
 
-#include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "framework/core/Error.h"
 #include "framework/core/Suggest.h"
+#include "results/RunSelection.h"
 
 namespace prunelab::results {
 
 namespace {
 
+constexpr const char* kSpec = "table";
+
 struct Column {
   std::string label, metric;
-  std::map<std::string, std::string> where;
+  Where where;
   double divide = 1.0;
   int digits = -1;
   std::vector<std::string> meanOf;  ///< a derived column: the mean of these columns (by label) per row
@@ -27,11 +27,7 @@ struct Column {
 };
 
 // One cell's numbers: the mean over the runs it aggregates (seeds), their std and count.
-struct Cell {
-  bool present = false;
-  double mean = 0, sd = 0;
-  std::size_t n = 0;
-};
+using Cell = Summary;
 
 // Which way a metric improves, from its key: costs (time, memory, loss, perplexity) go down,
 // descriptive figures (sparsity, sizes, counts) are not ranked, scores go up.
@@ -57,53 +53,12 @@ std::string latexEscape(const std::string& text) {
   return out;
 }
 
-struct RunData {
-  std::map<std::string, std::string> params;
-  std::map<std::string, double> metrics;
-};
-
-void checkKeys(const YAML::Node& node, const std::vector<std::string>& allowed, const std::string& where) {
-  for (auto it = node.begin(); it != node.end(); ++it) {
-    const auto k = it->first.as<std::string>();
-    PL_CHECK(std::find(allowed.begin(), allowed.end(), k) != allowed.end(), "table spec: unknown key '{}' in {}{}; "
-             "valid keys: {}", k, where, didYouMean(k, allowed), quotedList(allowed));
-  }
-}
-
-std::map<std::string, std::string> stringMap(const YAML::Node& node) {
-  std::map<std::string, std::string> out;
-  if (!node) return out;
-  for (auto it = node.begin(); it != node.end(); ++it) out[it->first.as<std::string>()] = it->second.as<std::string>();
-  return out;
-}
-
-// The config-group choices of a run (e.g. pruner: wanda), which name presets that params alone
-// cannot tell apart.
-std::map<std::string, std::string> choicesOf(store::RunStore& store, const std::string& runId) {
-  SQLite::Statement q(store.db(), "SELECT choices_json FROM runs WHERE id = ?");
-  q.bind(1, runId);
-  std::map<std::string, std::string> out;
-  if (!q.executeStep()) return out;
-  const auto j = nlohmann::json::parse(q.getColumn(0).getString(), nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return out;
-  for (const auto& [k, v] : j.items())
-    if (v.is_string()) out[k] = v.get<std::string>();
-  return out;
-}
-
-bool numericLess(const std::string& a, const std::string& b) {
-  char* ea = nullptr;
-  char* eb = nullptr;
-  double da = std::strtod(a.c_str(), &ea), db = std::strtod(b.c_str(), &eb);
-  if (*ea == '\0' && *eb == '\0' && !a.empty() && !b.empty()) return da < db;
-  return a < b;
-}
-
 }  // namespace
 
 std::string renderTable(store::RunStore& store, const YAML::Node& spec, const std::string& format) {
   PL_CHECK(spec.IsMap(), "table spec must be a mapping with runs, rows and columns");
-  checkKeys(spec, {"title", "runs", "rows", "order", "columns", "digits", "bold", "unranked"}, "the spec");
+  checkSpecKeys(spec, {"title", "runs", "rows", "order", "columns", "digits", "bold", "unranked"}, "the spec",
+                kSpec);
   PL_CHECK(spec["rows"] && spec["columns"], "table spec needs 'rows' (a params key or a list of them) and 'columns' "
            "(a list)");
   PL_CHECK(format == "md" || format == "csv" || format == "latex",
@@ -116,17 +71,7 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
     rowKeys.push_back(spec["rows"].as<std::string>());
   }
   PL_CHECK(!rowKeys.empty(), "table spec: 'rows' lists no key; give a params key such as pruner.sparsity");
-  std::map<std::string, std::vector<std::string>> order;
-  if (spec["order"]) {
-    PL_CHECK(spec["order"].IsMap(), "table spec: 'order' maps a rows key to its values in display order, e.g. "
-             "order: {{pruner: [none, wanda]}}");
-    for (auto it = spec["order"].begin(); it != spec["order"].end(); ++it) {
-      const auto key = it->first.as<std::string>();
-      PL_CHECK(std::find(rowKeys.begin(), rowKeys.end(), key) != rowKeys.end(),
-               "table spec: 'order' names '{}', which is not a rows key{}", key, didYouMean(key, rowKeys));
-      for (const auto& v : it->second) order[key].push_back(v.as<std::string>());
-    }
-  }
+  const auto order = orderOf(spec["order"], rowKeys, kSpec, "rows key");
   const int digits = spec["digits"] ? spec["digits"].as<int>() : 2;
   // Rows left out of the bolding (e.g. the dense baseline): rows key -> value.
   const auto unranked = stringMap(spec["unranked"]);
@@ -135,13 +80,13 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
              "table spec: 'unranked' names '{}', which is not a rows key{}", k, didYouMean(k, rowKeys));
   std::vector<Column> columns;
   for (const auto& c : spec["columns"]) {
-    checkKeys(c, {"label", "metric", "where", "divide", "digits", "mean_of", "better"}, "a column");
+    checkSpecKeys(c, {"label", "metric", "where", "divide", "digits", "mean_of", "better"}, "a column", kSpec);
     PL_CHECK(c["metric"] || c["mean_of"], "table spec: every column needs a 'metric' key (or 'mean_of', a list of "
              "column labels to average)");
     PL_CHECK(!(c["metric"] && c["mean_of"]), "table spec: a column takes 'metric' or 'mean_of', not both");
     PL_CHECK(c["label"] || c["metric"], "table spec: a mean_of column needs a 'label'");
     Column col{c["label"] ? c["label"].as<std::string>() : c["metric"].as<std::string>(),
-               c["metric"] ? c["metric"].as<std::string>() : std::string(), stringMap(c["where"])};
+               c["metric"] ? c["metric"].as<std::string>() : std::string(), whereOf(c["where"], kSpec)};
     if (c["mean_of"]) {
       for (const auto& l : c["mean_of"]) col.meanOf.push_back(l.as<std::string>());
       PL_CHECK(!col.meanOf.empty(), "table spec: column '{}' averages no column; list labels in mean_of", col.label);
@@ -160,29 +105,13 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
     col.digits = c["digits"] ? c["digits"].as<int>() : digits;
     columns.push_back(std::move(col));
   }
-  store::RunFilter filter;
-  filter.status = "FINISHED";
-  if (spec["runs"]) {
-    checkKeys(spec["runs"], {"name", "status", "params"}, "runs");
-    if (spec["runs"]["name"]) filter.experiment = spec["runs"]["name"].as<std::string>();
-    if (spec["runs"]["status"]) filter.status = spec["runs"]["status"].as<std::string>();
-    filter.params = stringMap(spec["runs"]["params"]);
-  }
-
-  // The newest run per config hash (listRuns is newest first).
-  std::vector<RunData> runs;
-  std::set<std::string> seenHashes, allMetrics, allParams;
-  for (const auto& row : store.listRuns(filter)) {
-    if (!seenHashes.insert(row.configHash).second) continue;
-    RunData d{store.params(row.id), store.metrics(row.id)};
-    for (const auto& [group, choice] : choicesOf(store, row.id)) d.params.emplace(group, choice);
-    for (const auto& [k, v] : d.metrics) allMetrics.insert(k);
-    for (const auto& [k, v] : d.params) allParams.insert(k);
-    runs.push_back(std::move(d));
-  }
+  const RunSelection selection = selectRuns(store, runFilterOf(spec["runs"], kSpec));
+  const auto& runs = selection.runs;
+  const auto& allParams = selection.params;
+  const auto& allMetrics = selection.metrics;
   if (!runs.empty()) {
-    std::vector<std::string> paramList(allParams.begin(), allParams.end());
-    std::vector<std::string> metricList(allMetrics.begin(), allMetrics.end());
+    const auto paramList = selection.paramList();
+    const auto metricList = selection.metricList();
     for (const auto& rowKey : rowKeys)
       PL_CHECK(allParams.count(rowKey), "table spec: rows key '{}' is neither a config key nor a config group of the "
                "selected runs{}", rowKey, didYouMean(rowKey, paramList));
@@ -196,39 +125,14 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
     }
   }
 
-  // One row per distinct tuple of rows-key values; a key a run lacks reads "—" (e.g. the coarse
-  // batch of a pruner without a coarse step).
-  auto rowOf = [&](const RunData& r) {
-    std::vector<std::string> values;
-    for (const auto& k : rowKeys) {
-      auto it = r.params.find(k);
-      values.push_back(it == r.params.end() ? std::string("—") : it->second);
-    }
-    return values;
-  };
-  auto valueLess = [&](std::size_t key, const std::string& a, const std::string& b) {
-    auto o = order.find(rowKeys[key]);
-    if (o != order.end()) {
-      const auto& list = o->second;
-      const auto ia = std::find(list.begin(), list.end(), a) - list.begin();
-      const auto ib = std::find(list.begin(), list.end(), b) - list.begin();
-      if (ia != ib) return ia < ib;  // listed values first, in the listed order
-    }
-    return numericLess(a, b);
-  };
+  // One row per distinct tuple of rows-key values; a key a run lacks reads "—".
   std::vector<std::vector<std::string>> runRow, rowValues;  // each run's row; the distinct rows
   for (const auto& r : runs) {
-    runRow.push_back(rowOf(r));
+    runRow.push_back(valuesOf(r, rowKeys));
     if (std::find(rowValues.begin(), rowValues.end(), runRow.back()) == rowValues.end())
       rowValues.push_back(runRow.back());
   }
-  std::sort(rowValues.begin(), rowValues.end(), [&](const auto& a, const auto& b) {
-    for (std::size_t k = 0; k < a.size(); ++k) {
-      if (valueLess(k, a[k], b[k])) return true;
-      if (valueLess(k, b[k], a[k])) return false;
-    }
-    return false;
-  });
+  sortTuples(rowValues, rowKeys, order);
 
   // Numbers first (means over seeds, then derived columns), text last.
   std::vector<std::vector<Cell>> numbers;
@@ -255,23 +159,11 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
       for (std::size_t j = 0; j < runs.size(); ++j) {
         if (runRow[j] != rv) continue;
         const auto& r = runs[j];
-        bool match = true;
-        for (const auto& [k, v] : c.where) {
-          auto q = r.params.find(k);
-          match = match && q != r.params.end() && q->second == v;
-        }
         auto m = r.metrics.find(c.metric);
-        if (match && m != r.metrics.end() && !std::isnan(m->second)) values.push_back(m->second / c.divide);
+        if (matches(r, c.where) && m != r.metrics.end() && !std::isnan(m->second))
+          values.push_back(m->second / c.divide);
       }
-      if (!values.empty()) {
-        double mean = 0, var = 0;
-        for (double v : values) mean += v;
-        mean /= static_cast<double>(values.size());
-        for (double v : values) var += (v - mean) * (v - mean);
-        cell = {true, mean, values.size() > 1 ? std::sqrt(var / static_cast<double>(values.size() - 1)) : 0.0,
-                values.size()};
-      }
-      line.push_back(cell);
+      line.push_back(summarize(values));
     }
     numbers.push_back(std::move(line));
   }

@@ -10,6 +10,7 @@ packages=(
   libyaml-cpp-dev libsqlitecpp-dev libsqlite3-dev sqlite3 libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libssl-dev libstb-dev
   dataset-fashion-mnist                      # the real images everything is trained and evaluated on
+  gnuplot-nox                                # draws `prunelab plot` figures (SVG, PNG)
 )
 missing=()
 for p in "${packages[@]}"; do
