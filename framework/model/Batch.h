@@ -2,6 +2,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -24,5 +25,12 @@ struct Batch {
   /// Number of examples: the first dimension of the first field (0 when empty).
   std::int64_t size() const;
 };
+
+/// Batches with the same fields joined into one, in order: every field is concatenated along
+/// dim 0, except the fields named in `shared` (one tensor for all parts, such as an attention
+/// mask [T,T] or a scalar), which are taken from the first part. Joining the block states of
+/// several perturbations lets a model run them as one forward (Model::lossesFromBlock).
+/// Throws when a part lacks a field of the first part or has one the first lacks.
+Batch concatBatches(const std::vector<Batch>& parts, const std::vector<std::string>& shared = {});
 
 }  // namespace prunelab::model

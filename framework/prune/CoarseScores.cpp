@@ -80,6 +80,8 @@ void CoarseOptions::validate() const {
   PL_CHECK(std::isfinite(eps) && eps > 0, "coarse.eps must be a positive number, got {} (reference: 1e-3)", eps);
   PL_CHECK(nsamples > 0, "coarse.nsamples must be positive, got {} (reference: 32)", nsamples);
   PL_CHECK(batch_size > 0, "coarse.batch_size must be positive, got {} (reference: 8)", batch_size);
+  PL_CHECK(group >= 1, "coarse.group must be at least 1 (matrices of one block whose suffixes share a forward), got {}",
+           group);
 }
 
 torch::Tensor zerothOrderNoise(const std::string& name, at::IntArrayRef shape, std::uint64_t seed, std::int64_t batch) {
@@ -92,7 +94,10 @@ std::vector<double> zerothOrderScores(model::Model& model, const std::vector<mod
                                       const std::vector<model::LinearRef>& targets, const ZerothOrderOptions& options) {
   PL_CHECK(!batches.empty(), "the zeroth-order coarse step needs calibration batches");
   PL_CHECK(std::isfinite(options.eps) && options.eps > 0, "zeroth-order eps must be positive, got {}", options.eps);
+  PL_CHECK(options.group >= 1, "zeroth-order group must be at least 1 (matrices per suffix forward), got {}",
+           options.group);
   const double eps = options.eps;
+  const auto group = static_cast<std::size_t>(options.group);
   torch::NoGradGuard noGrad;
   model.module().eval();
 
@@ -149,40 +154,56 @@ std::vector<double> zerothOrderScores(model::Model& model, const std::vector<mod
       for (int block = 0; block <= last; ++block) {
         auto here = blocks.find(block);
         if (here != blocks.end()) {
-          for (std::size_t i : here->second) {
-            const auto& t = targets[i];
-            Perturbation p(t.layer->weight, zerothOrderNoise(t.name, t.layer->weight.sizes(), options.seed, b), eps);
-            double lPlus, lMinus;
-            if (options.pair) {
-              // Only block k sees the perturbed matrix: run it at W+εz and W−εz, then the
-              // unperturbed suffix once on both outputs.
-              auto runBlock = [&] {
-                return tagged(activations, [&] { return model.forwardBlock(stack.name, block, state); });
-              };
-              p.plus();
-              auto outPlus = runBlock();
-              p.minus();
-              auto outMinus = runBlock();
-              p.restore();
+          const auto& inThisBlock = here->second;
+          if (options.pair) {
+            // Only block k sees the perturbed matrix: run it at W+εz and at W−εz for up to
+            // `group` of its matrices in turn (one perturbed at a time, restored after), then the
+            // unperturbed suffix once on all those outputs.
+            for (std::size_t first = 0; first < inThisBlock.size(); first += group) {
+              const std::size_t count = std::min(group, inThisBlock.size() - first);
+              std::vector<model::Batch> outputs;
+              for (std::size_t j = 0; j < count; ++j) {
+                const auto& t = targets[inThisBlock[first + j]];
+                Perturbation p(t.layer->weight, zerothOrderNoise(t.name, t.layer->weight.sizes(), options.seed, b),
+                               eps);
+                auto runBlock = [&] {
+                  return tagged(activations, [&] { return model.forwardBlock(stack.name, block, state); });
+                };
+                p.plus();
+                outputs.push_back(runBlock());
+                p.minus();
+                outputs.push_back(runBlock());
+              }
               auto losses = tagged(activations, [&] {
-                return model.lossesFromBlock(stack.name, block + 1, {outPlus, outMinus}, batch);
+                return model.lossesFromBlock(stack.name, block + 1, outputs, batch);
               });
-              PL_CHECK(losses.numel() == 2,
-                       "Model::lossesFromBlock returned {} losses for 2 states: it must return one per state",
-                       losses.numel());
-              lPlus = finiteLoss(losses[0], t.name, "+", b, eps);
-              lMinus = finiteLoss(losses[1], t.name, "-", b, eps);
-            } else {
+              PL_CHECK(static_cast<std::size_t>(losses.numel()) == outputs.size(),
+                       "Model::lossesFromBlock returned {} losses for {} states: it must return one per state",
+                       losses.numel(), outputs.size());
+              outputs.clear();
+              for (std::size_t j = 0; j < count; ++j) {
+                const auto& t = targets[inThisBlock[first + j]];
+                const auto k = static_cast<std::int64_t>(2 * j);
+                const double lPlus = finiteLoss(losses[k], t.name, "+", b, eps);
+                const double lMinus = finiteLoss(losses[k + 1], t.name, "-", b, eps);
+                scores[inThisBlock[first + j]] += scoreTerm(lPlus, lMinus, eps);
+                progress.advance();
+              }
+            }
+          } else {
+            for (std::size_t i : inThisBlock) {
+              const auto& t = targets[i];
+              Perturbation p(t.layer->weight, zerothOrderNoise(t.name, t.layer->weight.sizes(), options.seed, b), eps);
               auto suffix = [&] {
                 return tagged(activations, [&] { return model.lossFromBlock(stack.name, block, state, batch); });
               };
               p.plus();
-              lPlus = finiteLoss(suffix(), t.name, "+", b, eps);
+              const double lPlus = finiteLoss(suffix(), t.name, "+", b, eps);
               p.minus();
-              lMinus = finiteLoss(suffix(), t.name, "-", b, eps);
+              const double lMinus = finiteLoss(suffix(), t.name, "-", b, eps);
+              scores[i] += scoreTerm(lPlus, lMinus, eps);
+              progress.advance();
             }
-            scores[i] += scoreTerm(lPlus, lMinus, eps);
-            progress.advance();
           }
         }
         if (block < last) state = tagged(activations, [&] { return model.forwardBlock(stack.name, block, state); });

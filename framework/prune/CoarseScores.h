@@ -21,6 +21,7 @@ struct CoarseOptions {
   double eps = 1e-3;
   std::string mode = "fast";
   bool pair = true;
+  std::int64_t group = 1;
   std::int64_t nsamples = 32;
   std::int64_t batch_size = 8;
 
@@ -32,6 +33,9 @@ struct CoarseOptions {
       "zeroth: fast (re-run only from the perturbed block, needs Model::lossFromBlock) or reference (a full "
       "forward per perturbation); both give the same scores");
     v(pair, "pair", "zeroth fast: evaluate the +ε and −ε suffixes as one forward (Model::lossesFromBlock)");
+    v(group, "group",
+      "zeroth fast with pair: the ±ε outputs of up to this many matrices of one block share one suffix forward "
+      "(1 = one matrix's pair; more = wider, faster matrix products, and that many times the suffix's activations)");
     v(nsamples, "nsamples", "calibration samples of the coarse step (reference: 32)");
     v(batch_size, "batch_size", "samples per coarse-step forward (reference: 8); one perturbation per batch");
   }
@@ -44,6 +48,7 @@ struct ZerothOrderOptions {
   double eps = 1e-3;
   bool fast = true;  ///< re-run only the suffix after the perturbed block (Model::lossFromBlock)
   bool pair = true;  ///< fast: +ε and −ε suffixes in one forward (Model::lossesFromBlock)
+  std::int64_t group = 1;  ///< pair: the pairs of up to this many matrices of a block in one suffix forward
   std::uint64_t seed = 0;
 };
 
@@ -63,7 +68,8 @@ torch::Tensor zerothOrderNoise(const std::string& name, at::IntArrayRef shape, s
 /// block k it runs block k at W+εz and at W−εz from that cached state and continues from block k+1
 /// (Model::lossFromBlock / lossesFromBlock); blocks before k are never re-run. With `pair` both
 /// suffixes run as one forward on the two outputs concatenated along the batch and the model
-/// reduces the loss per half; without it the suffix ops are exactly those of loss(), so fast equals
+/// reduces the loss per half; with `group` > 1 the pairs of up to that many matrices of the same
+/// block (each perturbed and restored in turn) share that forward; without it the suffix ops are exactly those of loss(), so fast equals
 /// reference bit for bit. A target outside any block is scored with full forwards in both modes.
 /// A non-finite loss is an error naming the matrix and the batch. Memory tag: the cached block
 /// input states and every forward are Activations.

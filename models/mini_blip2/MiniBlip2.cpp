@@ -296,13 +296,32 @@ std::pair<torch::Tensor, torch::Tensor> MiniBlip2::lmText(const model::Batch& ba
   return {tokens, labels};
 }
 
-torch::Tensor MiniBlip2::lossFromState(const model::Batch& state) {
-  auto h = net_->lmLnF->forward(state.at(StackState::kHidden));
-  auto logits = torch::matmul(h, net_->lmTokEmbed->weight.t());
-  const auto& labels = state.at(kLabels);
+namespace {
+// Mean cross-entropy of logits [B,T,V] over the labels [B,T] that are not ignored.
+torch::Tensor meanTokenLoss(const torch::Tensor& logits, const torch::Tensor& labels) {
   PL_CHECK(labels.ne(kIgnore).any().item<bool>(), "mini_blip2: a batch with no target token");
   return torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}), labels.reshape({-1}),
                                               torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnore));
+}
+}  // namespace
+
+torch::Tensor MiniBlip2::lossFromState(const model::Batch& state) {
+  auto h = net_->lmLnF->forward(state.at(StackState::kHidden));
+  return meanTokenLoss(torch::matmul(h, net_->lmTokEmbed->weight.t()), state.at(kLabels));
+}
+
+torch::Tensor MiniBlip2::lossesFromState(const model::Batch& state, std::int64_t parts) {
+  auto h = net_->lmLnF->forward(state.at(StackState::kHidden));
+  auto logits = torch::matmul(h, net_->lmTokEmbed->weight.t());
+  const auto& labels = state.at(kLabels);
+  PL_CHECK(parts > 0 && logits.size(0) % parts == 0, "mini_blip2: {} rows cannot be split into {} equal parts",
+           logits.size(0), parts);
+  const auto rows = logits.size(0) / parts;
+  std::vector<torch::Tensor> out;
+  // Each part is reduced exactly as a batch of its own would be.
+  for (std::int64_t i = 0; i < parts; ++i)
+    out.push_back(meanTokenLoss(logits.narrow(0, i * rows, rows), labels.narrow(0, i * rows, rows)));
+  return torch::stack(out);
 }
 
 // ---- the Model interface ------------------------------------------------------------------------
@@ -340,8 +359,8 @@ model::Batch MiniBlip2::forwardBlock(const std::string& stack, int block, const 
   return net_->language->forwardBlock(block, state);
 }
 
-torch::Tensor MiniBlip2::lossFromBlock(const std::string& stack, int block, const model::Batch& state,
-                                       const model::Batch& batch) {
+model::Batch MiniBlip2::suffixState(const std::string& stack, int block, const model::Batch& state,
+                                   const model::Batch& batch) {
   checkBuilt();
   auto runFrom = [&](TransformerStack& s, model::Batch st) {
     PL_CHECK(block >= 0 && block <= s->numBlocks(), "mini_blip2: {} block {} out of range [0, {}]", stack, block,
@@ -353,15 +372,36 @@ torch::Tensor MiniBlip2::lossFromBlock(const std::string& stack, int block, cons
     auto features = net_->visionLn->forward(runFrom(net_->vision, state).at(StackState::kHidden));
     auto soft = net_->llmProj->forward(queryOutputs(features));
     auto [tokens, labels] = lmText(batch);
-    return lossFromState(net_->language->forward(languageInputs(soft, tokens, labels)));
+    return net_->language->forward(languageInputs(soft, tokens, labels));
   }
   if (stack == kBridge) {
     auto soft = net_->llmProj->forward(net_->bridgeLn->forward(runFrom(net_->bridge, state).at(StackState::kHidden)));
     auto [tokens, labels] = lmText(batch);
-    return lossFromState(net_->language->forward(languageInputs(soft, tokens, labels)));
+    return net_->language->forward(languageInputs(soft, tokens, labels));
   }
   PL_CHECK(stack == kLanguage, "mini_blip2 has stacks 'vision', 'bridge' and 'language'; got '{}'", stack);
-  return lossFromState(runFrom(net_->language, state));
+  return runFrom(net_->language, state);
+}
+
+torch::Tensor MiniBlip2::lossFromBlock(const std::string& stack, int block, const model::Batch& state,
+                                       const model::Batch& batch) {
+  return lossFromState(suffixState(stack, block, state, batch));
+}
+
+torch::Tensor MiniBlip2::lossesFromBlock(const std::string& stack, int block, const std::vector<model::Batch>& states,
+                                         const model::Batch& batch) {
+  PL_CHECK(!states.empty(), "mini_blip2: lossesFromBlock needs at least one state");
+  const auto parts = static_cast<std::int64_t>(states.size());
+  if (parts == 1) return lossFromBlock(stack, block, states.front(), batch).reshape({1});
+  // The states differ, the text does not: the batch's fields repeat once per state, and the masks
+  // shared by every row (an attention pattern [T,T], the cross-attention row count) stay single.
+  const std::vector<std::string> shared = {StackState::kAttnMask, StackState::kCrossRows};
+  for (const auto& s : states)
+    PL_CHECK(!s.has(StackState::kAttnMask) || s.at(StackState::kAttnMask).dim() == 2,
+             "mini_blip2: lossesFromBlock cannot join states with a per-example attention mask");
+  const auto joined = model::concatBatches(states, shared);
+  const auto repeated = model::concatBatches(std::vector<model::Batch>(states.size(), batch));
+  return lossesFromState(suffixState(stack, block, joined, repeated), parts);
 }
 
 torch::Tensor MiniBlip2::loss(const model::Batch& batch) {

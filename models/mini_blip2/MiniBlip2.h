@@ -190,6 +190,10 @@ class MiniBlip2 : public model::Model,
   std::string weightsId() const override { return weightsId_; }
   torch::Tensor lossFromBlock(const std::string& stack, int block, const model::Batch& state,
                               const model::Batch& batch) override;
+  /// All states as one forward (concatenated along the batch), then one cross-entropy per state
+  /// over its own rows: the same ops per row as lossFromBlock, so each entry equals it.
+  torch::Tensor lossesFromBlock(const std::string& stack, int block, const std::vector<model::Batch>& states,
+                                const model::Batch& batch) override;
 
   std::vector<std::vector<std::int64_t>> generate(const model::Batch& images,
                                                   const std::vector<std::vector<std::int64_t>>& prompts,
@@ -239,6 +243,12 @@ class MiniBlip2 : public model::Model,
   std::pair<torch::Tensor, torch::Tensor> lmText(const model::Batch& batch) const;
   /// Mean cross-entropy of a final language state over its labels.
   torch::Tensor lossFromState(const model::Batch& state);
+  /// lossFromState of each of `parts` equal slices of a final language state along the batch
+  /// (the logits are computed once for all of them): a 1-D tensor of `parts` losses.
+  torch::Tensor lossesFromState(const model::Batch& state, std::int64_t parts);
+  /// The final language state of the suffix from block `block` of `stack` given that block's
+  /// input `state`, with the LM text of `batch` (lossFromBlock without the loss).
+  model::Batch suffixState(const std::string& stack, int block, const model::Batch& state, const model::Batch& batch);
 
  private:
   void train(const model::ModelContext& ctx);

@@ -96,6 +96,7 @@ prune::PruneResult EcoflapPruner::prune(prune::PruneContext& ctx) {
       z.eps = o.coarse.eps;
       z.fast = o.coarse.mode == "fast";
       z.pair = o.coarse.pair;
+      z.group = o.coarse.group;
       z.seed = static_cast<std::uint64_t>(ctx.seed);
       scores = prune::zerothOrderScores(ctx.model, batches, targets, z);
     } else {

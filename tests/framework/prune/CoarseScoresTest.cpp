@@ -112,6 +112,14 @@ TEST(CoarseScores, ZerothFastEqualsReferenceAndRestoresWeightsBitExactly) {
   EXPECT_TRUE(bitEqual(m, before));
   const double pairedDiff = maxRelativeDiff(paired, reference);
   EXPECT_LE(pairedDiff, 1e-5);
+  // The pairs of several matrices of a block in one suffix forward (a TinyBlockModel block has 2
+  // matrices: group 2 takes a whole block, 3 and 8 more than there is).
+  for (std::int64_t group : {2, 3, 8}) {
+    o.group = group;
+    const auto grouped = zerothOrderScores(m, batches, targets, o);
+    EXPECT_TRUE(bitEqual(m, before));
+    EXPECT_LE(maxRelativeDiff(grouped, reference), 1e-5) << "group " << group;
+  }
   std::printf("[ info ] zeroth fast vs reference, max relative difference: unpaired %.3g, paired %.3g\n", unpaired,
               pairedDiff);
 }

@@ -1,6 +1,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <set>
 
 #include "models/mini_blip2/MiniBlip2.h"
@@ -122,6 +124,39 @@ TEST(MiniBlip2Test, EveryResumePointGivesTheLossBitForBit) {
   auto [tokens, labels] = m.lmText(batch);
   EXPECT_TRUE(torch::equal(m.languageInputs(soft, tokens, labels).at("hidden"),
                            m.stackInputs("language", batch).at("hidden")));
+}
+
+// The zeroth-order fast path runs the suffixes of several perturbed states as one forward: each
+// entry must be the loss of its own state (a different state per part, so a mix-up shows).
+TEST(MiniBlip2Test, SeveralStatesInOneForwardGiveEachStatesLoss) {
+  auto m = tinyModel(3);
+  m.module().eval();
+  torch::NoGradGuard noGrad;
+  auto batch = pairs(5);
+  auto gen = at::detail::createCPUGenerator(4);
+  double worst = 0;
+  for (const char* stack : {"vision", "bridge", "language"}) {
+    for (int b = 0; b <= 2; ++b) {
+      auto state = m.stackInputs(stack, batch);
+      for (int i = 0; i < b; ++i) state = m.forwardBlock(stack, i, state);
+      std::vector<model::Batch> states;
+      for (int k = 0; k < 3; ++k) {
+        auto s = state;
+        s.set("hidden", state.at("hidden") + 0.05 * k * torch::randn(state.at("hidden").sizes(), gen));
+        states.push_back(s);
+      }
+      const auto losses = m.lossesFromBlock(stack, b, states, batch);
+      ASSERT_EQ(losses.numel(), 3);
+      for (int k = 0; k < 3; ++k) {
+        const double one = m.lossFromBlock(stack, b, states[static_cast<std::size_t>(k)], batch).item<double>();
+        const double joint = losses[k].item<double>();
+        worst = std::max(worst, std::fabs(joint - one) / std::fabs(one));
+        EXPECT_NEAR(joint, one, 1e-6 * std::fabs(one)) << stack << " block " << b << " state " << k;
+      }
+      EXPECT_NE(losses[0].item<double>(), losses[2].item<double>());
+    }
+  }
+  std::printf("[ info ] joint vs separate suffix losses, max relative difference %.3g\n", worst);
 }
 
 TEST(MiniBlip2Test, LossTargetsFollowTheTextForm) {
