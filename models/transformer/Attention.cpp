@@ -63,32 +63,64 @@ torch::Tensor attentionAllowed(std::int64_t queries, std::int64_t keys, bool cau
   return allowed;
 }
 
-SelfAttentionImpl::SelfAttentionImpl(std::int64_t dim, std::int64_t heads) : heads_(heads) {
+torch::Tensor outputBiasOnly(const model::PrunableLinear& out, const torch::Tensor& x) {
+  return out->bias.defined() ? out->bias.expand_as(x) : torch::zeros_like(x);
+}
+
+void checkStructureMask(const torch::Tensor& mask, std::int64_t size, const char* what) {
+  if (!mask.defined()) return;
+  PL_CHECK(mask.dim() == 1 && mask.size(0) == size,
+           "{} must be a vector of {} gates (one per structure), got shape {}: pass one gate per head/neuron, or an "
+           "undefined tensor to remove the gate",
+           what, size, c10::str(mask.sizes()));
+  PL_CHECK(mask.is_floating_point(), "{} must be a floating-point tensor, got {}: convert it with .to(torch::kFloat)",
+           what, c10::str(mask.scalar_type()));
+}
+
+SelfAttentionImpl::SelfAttentionImpl(std::int64_t dim, std::int64_t heads) : headDim_(0) {
   checkHeads(dim, heads);
+  headDim_ = dim / heads;
   qkv = register_module("qkv", model::PrunableLinear(dim, 3 * dim));
   proj = register_module("proj", model::PrunableLinear(dim, dim));
 }
 
+void SelfAttentionImpl::setHeadMask(torch::Tensor mask) {
+  checkStructureMask(mask, heads(), "self-attention head mask");
+  headMask_ = std::move(mask);
+}
+
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& allowed) {
+  const auto h = heads();
+  if (h == 0) return outputBiasOnly(proj, x);
   auto parts = qkv->forward(x).chunk(3, -1);
-  auto out = scaledDotProductAttention(splitHeads(parts[0], heads_), splitHeads(parts[1], heads_),
-                                       splitHeads(parts[2], heads_), allowed);
+  auto out = scaledDotProductAttention(splitHeads(parts[0], h), splitHeads(parts[1], h), splitHeads(parts[2], h),
+                                       allowed);
+  if (headMask_.defined()) out = out * headMask_.view({1, h, 1, 1});
   return proj->forward(mergeHeads(out));
 }
 
-CrossAttentionImpl::CrossAttentionImpl(std::int64_t dim, std::int64_t contextDim, std::int64_t heads) : heads_(heads) {
+CrossAttentionImpl::CrossAttentionImpl(std::int64_t dim, std::int64_t contextDim, std::int64_t heads) : headDim_(0) {
   checkHeads(dim, heads);
   PL_CHECK(contextDim > 0, "cross-attention context width must be positive, got {}", contextDim);
+  headDim_ = dim / heads;
   q = register_module("q", model::PrunableLinear(dim, dim));
   kv = register_module("kv", model::PrunableLinear(contextDim, 2 * dim));
   proj = register_module("proj", model::PrunableLinear(dim, dim));
 }
 
+void CrossAttentionImpl::setHeadMask(torch::Tensor mask) {
+  checkStructureMask(mask, heads(), "cross-attention head mask");
+  headMask_ = std::move(mask);
+}
+
 torch::Tensor CrossAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& context,
                                           const torch::Tensor& allowed) {
+  const auto h = heads();
+  if (h == 0) return outputBiasOnly(proj, x);
   auto parts = kv->forward(context).chunk(2, -1);
-  auto out = scaledDotProductAttention(splitHeads(q->forward(x), heads_), splitHeads(parts[0], heads_),
-                                       splitHeads(parts[1], heads_), allowed);
+  auto out = scaledDotProductAttention(splitHeads(q->forward(x), h), splitHeads(parts[0], h), splitHeads(parts[1], h),
+                                       allowed);
+  if (headMask_.defined()) out = out * headMask_.view({1, h, 1, 1});
   return proj->forward(mergeHeads(out));
 }
 

@@ -34,13 +34,27 @@ struct BlockOptions {
   double eps_ = 1e-5;
 };
 
-/// The GELU MLP of a block: fc1 (dim -> mlpDim), GELU, fc2 (mlpDim -> dim).
+/// The GELU MLP of a block: fc1 (dim -> mlpDim), GELU, fc2 (mlpDim -> dim). The neuron count is
+/// read off fc1's output width, so structured removal (StructuredPrune.h) only swaps in smaller
+/// Linears; with zero neurons left the output is fc2's bias alone.
 class GeluMlpImpl : public torch::nn::Module {
  public:
   GeluMlpImpl(std::int64_t dim, std::int64_t hidden);
   torch::Tensor forward(const torch::Tensor& x);
 
+  /// Gates neuron n's GELU output by mask[n] before fc2 (differentiably: the L0 gates train
+  /// through it). `mask` is a float tensor [neurons()]; undefined removes the gate (no extra op).
+  /// Kept by reference, never part of a checkpoint.
+  void setNeuronMask(torch::Tensor mask);
+  /// The current neuron gate, undefined when none is set.
+  const torch::Tensor& neuronMask() const { return neuronMask_; }
+  /// Number of hidden neurons (after any structured removal).
+  std::int64_t neurons() const { return fc1->weight.size(0); }
+
   model::PrunableLinear fc1{nullptr}, fc2{nullptr};
+
+ private:
+  torch::Tensor neuronMask_;
 };
 TORCH_MODULE(GeluMlp);
 
@@ -49,6 +63,8 @@ TORCH_MODULE(GeluMlp);
 ///   x += cross(ln_cross(x), context)  only when contextDim > 0 (on the first crossRows rows
 ///                                     when crossRows >= 0: the Q-Former's queries, not its text)
 ///   x += mlp(ln2(x))
+/// A sub-layer with all its heads (neurons) removed adds only its output bias; its LayerNorm and
+/// matmuls are skipped.
 /// Submodule names are the canonical suffixes of its prunable Linears: attn.qkv, attn.proj,
 /// cross.q, cross.kv, cross.proj, mlp.fc1, mlp.fc2.
 class TransformerBlockImpl : public torch::nn::Module {

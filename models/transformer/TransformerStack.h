@@ -73,6 +73,8 @@ class TransformerStackImpl : public torch::nn::Module {
   model::StackInfo info() const;
   /// Number of blocks.
   int numBlocks() const { return static_cast<int>(blocks_.size()); }
+  /// The blocks, in order (shared handles: changing a block changes this stack).
+  const std::vector<TransformerBlock>& blocks() const { return blocks_; }
   const StackOptions& options() const { return options_; }
 
  private:
