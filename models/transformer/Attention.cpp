@@ -93,8 +93,8 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   const auto h = heads();
   if (h == 0) return outputBiasOnly(proj, x);
   auto parts = qkv->forward(x).chunk(3, -1);
-  auto out = scaledDotProductAttention(splitHeads(parts[0], h), splitHeads(parts[1], h), splitHeads(parts[2], h),
-                                       allowed);
+  auto out =
+      scaledDotProductAttention(splitHeads(parts[0], h), splitHeads(parts[1], h), splitHeads(parts[2], h), allowed);
   if (headMask_.defined()) out = out * headMask_.view({1, h, 1, 1});
   return proj->forward(mergeHeads(out));
 }

@@ -47,8 +47,7 @@ torch::Tensor TransformerBlockImpl::forward(torch::Tensor x, const torch::Tensor
                                   : outputBiasOnly(cross->proj, x));
     } else {
       PL_CHECK(!crossAllowed.defined() || crossAllowed.size(-2) == 1,
-               "cross-attention on the first {} rows only takes a per-key context mask, not a per-row one",
-               crossRows);
+               "cross-attention on the first {} rows only takes a per-key context mask, not a per-row one", crossRows);
       auto head = x.narrow(1, 0, crossRows);
       head = head + (cross->heads() > 0 ? cross->forward(lnCross->forward(head), context, crossAllowed)
                                         : outputBiasOnly(cross->proj, head));

@@ -15,10 +15,9 @@ constexpr std::int64_t kDim = 32, kHeads = 4, kHeadDim = kDim / kHeads, kMlp = 6
 // A seeded stack whose biases and LayerNorm affines are nonzero too (the default init zeroes the
 // biases, which would hide a wrong bias rule, e.g. for a sub-layer with nothing left).
 TransformerStack makeStack(bool causal, std::int64_t contextDim, std::uint64_t seed = 11) {
-  TransformerStack stack(
-      StackOptions("s", "s", kDepth, BlockOptions(kDim, kHeads).mlpDim(kMlp).contextDim(contextDim))
-          .causal(causal)
-          .seed(seed));
+  TransformerStack stack(StackOptions("s", "s", kDepth, BlockOptions(kDim, kHeads).mlpDim(kMlp).contextDim(contextDim))
+                             .causal(causal)
+                             .seed(seed));
   auto gen = at::detail::createCPUGenerator(seed + 1000);
   torch::NoGradGuard noGrad;
   for (auto& p : stack->parameters()) p.add_(torch::randn(p.sizes(), gen, torch::kFloat32) * 0.05);
@@ -88,12 +87,12 @@ std::int64_t analyticCount(const std::vector<BlockMasks>& masks, std::int64_t co
   std::int64_t n = 0;
   for (const auto& m : masks) {
     const auto h = kept(m.heads, kHeads) * kHeadDim, neurons = kept(m.neurons, kMlp);
-    n += 2 * 2 * kDim;                                // ln1, ln2
-    n += 3 * h * kDim + 3 * h + kDim * h + kDim;      // attn.qkv, attn.proj
+    n += 2 * 2 * kDim;                                      // ln1, ln2
+    n += 3 * h * kDim + 3 * h + kDim * h + kDim;            // attn.qkv, attn.proj
     n += neurons * kDim + neurons + kDim * neurons + kDim;  // mlp.fc1, mlp.fc2
     if (contextDim > 0) {
       const auto c = kept(m.crossHeads, kHeads) * kHeadDim;
-      n += 2 * kDim;                                                    // ln_cross
+      n += 2 * kDim;                                                     // ln_cross
       n += c * kDim + c + 2 * c * contextDim + 2 * c + kDim * c + kDim;  // cross.q, cross.kv, cross.proj
     }
   }
@@ -143,7 +142,7 @@ TEST_P(StructuredPruneEquivalenceTest, PrunedModelEqualsMaskedModelAndCountsMatc
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, StructuredPruneEquivalenceTest,
+INSTANTIATE_TEST_SUITE_P(Structured, StructuredPruneEquivalenceTest,
                          ::testing::Values(Case{false, 0, -1}, Case{true, 0, -1}, Case{false, kContextDim, -1},
                                            Case{true, kContextDim, -1}, Case{false, kContextDim, 4}),
                          [](const ::testing::TestParamInfo<Case>& info) {
@@ -286,8 +285,8 @@ TEST(StructuredPruneTest, RemovalSlicesASetGateSoTheOutputStaysTheSame) {
   const auto before = run(stack, inputs);
   std::vector<BlockKeep> keeps;
   for (std::size_t i = 0; i < gates.size(); ++i)
-    keeps.push_back(keepOf(stack->blocks()[i], {gates[i].heads.ne(0).to(torch::kFloat), {},
-                                                gates[i].neurons.ne(0).to(torch::kFloat)}));
+    keeps.push_back(keepOf(stack->blocks()[i],
+                           {gates[i].heads.ne(0).to(torch::kFloat), {}, gates[i].neurons.ne(0).to(torch::kFloat)}));
   pruneStack(stack, keeps);
   EXPECT_EQ(stack->blocks()[0]->attn->headMask().size(0), kHeads - 1);
   EXPECT_EQ(stack->blocks()[0]->mlp->neuronMask().size(0), kMlp - 10);
