@@ -11,6 +11,7 @@
 #include "results/Plot.h"
 #include "tests/support/Assertions.h"
 #include "tests/support/Fixtures.h"
+#include "tests/support/StoreRuns.h"
 
 namespace prunelab::results {
 namespace {
@@ -30,25 +31,9 @@ bool haveGnuplot() { return std::system("command -v gnuplot >/dev/null 2>&1") ==
 // A store with hand-made FINISHED runs: method x sparsity x seed, with known metrics and layers.
 class PlotTest : public ::testing::Test {
  protected:
-  void add(const std::string& method, double sparsity, int seed, std::map<std::string, double> metrics,
-           std::vector<store::LayerRecord> layers = {}) {
-    store::RunManifest m;
-    m.id = fmt::format("{:032d}", ++count_);
-    m.experiment = "t";
-    m.configHash = m.id;  // every run its own config
-    m.configJson = "{}";
-    m.overridesJson = "[]";
-    m.choicesJson = fmt::format("{{\"pruner\": \"{}\"}}", method);
-    m.seed = seed;
-    m.envJson = "{}";
-    m.hwJson = "{}";
-    m.params = {{"pruner.sparsity", fmt::format("{}", sparsity)}, {"seed", std::to_string(seed)}};
-    store_.beginRun(m);
-    std::vector<store::MetricRecord> records;
-    for (const auto& [k, v] : metrics) records.push_back({k, v, 0, "test"});
-    store_.putMetrics(m.id, records);
-    if (!layers.empty()) store_.putLayers(m.id, layers);
-    store_.finishRun(m.id, store::RunStatus::Finished);
+  void add(const std::string& method, double sparsity, int seed, const std::map<std::string, double>& metrics,
+           const std::vector<store::LayerRecord>& layers = {}) {
+    testing::addFinishedRun(store_, ++count_, method, sparsity, seed, metrics, {}, layers);
   }
   // Two blocks per modality; the vision side gets `v0`/`v1`, the language side `l0`, both with
   // matrices of unequal size so that the block value is a numel-weighted mean.

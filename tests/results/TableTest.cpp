@@ -6,6 +6,7 @@
 #include "framework/core/Error.h"
 #include "results/Table.h"
 #include "tests/support/Assertions.h"
+#include "tests/support/StoreRuns.h"
 
 namespace prunelab::results {
 namespace {
@@ -15,24 +16,8 @@ using testing::errorOf;
 // A store with hand-made FINISHED runs: method x sparsity x seed, with known metrics.
 class TableTest : public ::testing::Test {
  protected:
-  void add(const std::string& method, double sparsity, int seed, std::map<std::string, double> metrics) {
-    store::RunManifest m;
-    m.id = fmt::format("{:032d}", ++count_);
-    m.experiment = "t";
-    m.configHash = m.id;  // every run its own config
-    m.configJson = "{}";
-    m.overridesJson = "[]";
-    m.choicesJson = fmt::format("{{\"pruner\": \"{}\"}}", method);
-    m.seed = seed;
-    m.envJson = "{}";
-    m.hwJson = "{}";
-    m.params = {{"pruner.sparsity", fmt::format("{}", sparsity)}, {"seed", std::to_string(seed)},
-                {"pruner.note", "a_b&c"}};
-    store_.beginRun(m);
-    std::vector<store::MetricRecord> records;
-    for (const auto& [k, v] : metrics) records.push_back({k, v, 0, "test"});
-    store_.putMetrics(m.id, records);
-    store_.finishRun(m.id, store::RunStatus::Finished);
+  void add(const std::string& method, double sparsity, int seed, const std::map<std::string, double>& metrics) {
+    testing::addFinishedRun(store_, ++count_, method, sparsity, seed, metrics, {{"pruner.note", "a_b&c"}});
   }
   std::string render(const std::string& yaml, const std::string& format = "md") {
     return renderTable(store_, YAML::Load(yaml), format);
