@@ -2,6 +2,7 @@
 
 #include "pruners/ecoflap/EcoflapPruner.h"
 #include "pruners/global/GlobalPruner.h"
+#include "pruners/gradual/GradualMagnitudePruner.h"
 #include "pruners/layerwise/LayerwisePruner.h"
 #include "pruners/magnitude/MagnitudePruner.h"
 #include "pruners/none/NoPruner.h"
@@ -17,6 +18,8 @@ void registerAll(run::Registries& r) {
   r.pruners.add<OwlPruner>("owl", "OWL: outlier ratios of the dense Wanda metrics -> block sparsities -> fine step");
   r.pruners.add<LayerwisePruner>("layerwise",
                                  "uniform per-matrix fine step (Wanda, SparseGPT, ...) via the blockwise calibration driver");
+  r.pruners.add<GradualMagnitudePruner>(
+      "gradual", "gradual magnitude pruning (Zhu & Gupta): cubic sparsity schedule during fine-tuning, unstructured or N:M");
   r.pruners.add<GlobalPruner>("global",
                               "iterative global ranking of |W|·mean|∇L| (ECoFLaP's iterative OBD), W²·mean ∇L² or |W|");
 }
