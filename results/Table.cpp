@@ -57,7 +57,8 @@ std::string latexEscape(const std::string& text) {
 
 std::string renderTable(store::RunStore& store, const YAML::Node& spec, const std::string& format) {
   PL_CHECK(spec.IsMap(), "table spec must be a mapping with runs, rows and columns");
-  checkSpecKeys(spec, {"title", "runs", "rows", "order", "columns", "digits", "bold", "unranked"}, "the spec",
+  checkSpecKeys(spec, {"title", "runs", "rows", "order", "columns", "digits", "bold", "unranked",
+                       "bold_within"}, "the spec",
                 kSpec);
   PL_CHECK(spec["rows"] && spec["columns"], "table spec needs 'rows' (a params key or a list of them) and 'columns' "
            "(a list)");
@@ -78,6 +79,15 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
   for (const auto& [k, v] : unranked)
     PL_CHECK(std::find(rowKeys.begin(), rowKeys.end(), k) != rowKeys.end(),
              "table spec: 'unranked' names '{}', which is not a rows key{}", k, didYouMean(k, rowKeys));
+  // bold_within: a rows key; the best cell is then chosen among the rows sharing its value.
+  std::size_t groupKey = rowKeys.size();
+  if (spec["bold_within"]) {
+    const auto key = spec["bold_within"].as<std::string>();
+    const auto it = std::find(rowKeys.begin(), rowKeys.end(), key);
+    PL_CHECK(it != rowKeys.end(), "table spec: 'bold_within' names '{}', which is not a rows key{}; rows keys: {}", key,
+             didYouMean(key, rowKeys), quotedList(rowKeys));
+    groupKey = static_cast<std::size_t>(it - rowKeys.begin());
+  }
   std::vector<Column> columns;
   for (const auto& c : spec["columns"]) {
     checkSpecKeys(c, {"label", "metric", "where", "divide", "digits", "mean_of", "better"}, "a column", kSpec);
@@ -176,18 +186,24 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
       auto u = unranked.find(rowKeys[k]);
       if (u != unranked.end() && u->second == rowValues[i][k]) ranked[i] = false;
     }
-  std::vector<std::string> best(columns.size());
-  for (std::size_t k = 0; k < columns.size() && bold && format != "csv"; ++k) {
-    if (columns[k].better == "none") continue;
-    std::optional<double> top, bottom;
-    for (std::size_t i = 0; i < numbers.size(); ++i) {
-      if (!ranked[i] || !numbers[i][k].present) continue;
-      const double v = std::stod(fmt::format("{:.{}f}", numbers[i][k].mean, columns[k].digits));
-      if (!top || (columns[k].better == "higher" ? v > *top : v < *top)) top = v;
-      if (!bottom || (columns[k].better == "higher" ? v < *bottom : v > *bottom)) bottom = v;
+  // Per group of rows (one group without bold_within) and column: the best value as printed.
+  const auto groupOf = [&](std::size_t i) {
+    return groupKey < rowKeys.size() ? rowValues[i][groupKey] : std::string();
+  };
+  std::map<std::string, std::vector<std::string>> best;
+  for (std::size_t i = 0; i < rowValues.size(); ++i) best.emplace(groupOf(i), std::vector<std::string>(columns.size()));
+  for (auto& [group, bestOfGroup] : best)
+    for (std::size_t k = 0; k < columns.size() && bold && format != "csv"; ++k) {
+      if (columns[k].better == "none") continue;
+      std::optional<double> top, bottom;
+      for (std::size_t i = 0; i < numbers.size(); ++i) {
+        if (!ranked[i] || !numbers[i][k].present || groupOf(i) != group) continue;
+        const double v = std::stod(fmt::format("{:.{}f}", numbers[i][k].mean, columns[k].digits));
+        if (!top || (columns[k].better == "higher" ? v > *top : v < *top)) top = v;
+        if (!bottom || (columns[k].better == "higher" ? v < *bottom : v > *bottom)) bottom = v;
+      }
+      if (top && *top != *bottom) bestOfGroup[k] = fmt::format("{:.{}f}", *top, columns[k].digits);
     }
-    if (top && *top != *bottom) best[k] = fmt::format("{:.{}f}", *top, columns[k].digits);
-  }
 
   std::vector<std::vector<std::string>> cells;
   for (std::size_t i = 0; i < rowValues.size(); ++i) {
@@ -205,7 +221,8 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
       if (format != "csv" && cell.n > 1)
         text = format == "latex" ? fmt::format("{} $\\pm$ {:.{}f} (n={})", value, cell.sd, d, cell.n)
                                  : fmt::format("{} ± {:.{}f} (n={})", value, cell.sd, d, cell.n);
-      if (ranked[i] && !best[k].empty() && value == best[k])
+      const auto& groupBest = best.at(groupOf(i))[k];
+      if (ranked[i] && !groupBest.empty() && value == groupBest)
         text = format == "latex" ? "\\textbf{" + text + "}" : "**" + text + "**";
       line.push_back(text);
     }

@@ -59,6 +59,25 @@ TEST_F(TableTest, UnrankedRowsAndAllTiedColumnsAreNeverBold) {
                   "did you mean 'pruner'");
 }
 
+TEST_F(TableTest, BoldWithinPicksTheBestOfEachGroupOfRows) {
+  add("wanda", 0.5, 0, {{"vqa/acc", 50}});
+  add("magnitude", 0.5, 0, {{"vqa/acc", 45}});
+  add("wanda", 0.7, 0, {{"vqa/acc", 30}});
+  add("magnitude", 0.7, 0, {{"vqa/acc", 32}});
+  const std::string columns = "digits: 0\ncolumns:\n  - {label: acc, metric: vqa/acc}\n";
+  const auto grouped = render("rows: [pruner, pruner.sparsity]\nbold_within: pruner.sparsity\n" + columns);
+  EXPECT_CONTAINS(grouped, "| wanda | 0.5 | **50** |");
+  EXPECT_CONTAINS(grouped, "| magnitude | 0.5 | 45 |");
+  EXPECT_CONTAINS(grouped, "| wanda | 0.7 | 30 |");
+  EXPECT_CONTAINS(grouped, "| magnitude | 0.7 | **32** |");
+  // Without it, one winner over all rows.
+  const auto global = render("rows: [pruner, pruner.sparsity]\n" + columns);
+  EXPECT_CONTAINS(global, "| magnitude | 0.7 | 32 |");
+  EXPECT_CONTAINS(global, "| wanda | 0.5 | **50** |");
+  EXPECT_CONTAINS(errorOf([&] { render("rows: [pruner, pruner.sparsity]\nbold_within: pruner.sparsty\n" + columns); }),
+                  "did you mean 'pruner.sparsity'");
+}
+
 TEST_F(TableTest, DerivedColumnsAverageEarlierColumnsAndMissingStaysMissing) {
   add("wanda", 0.5, 0, {{"vqa/acc", 50}, {"cap/cider", 1.2}});
   add("magnitude", 0.5, 0, {{"vqa/acc", 40}});  // no caption metric
