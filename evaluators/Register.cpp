@@ -4,6 +4,7 @@
 #include "evaluators/caption/CaptionEvaluator.h"
 #include "evaluators/perplexity/PerplexityEvaluator.h"
 #include "evaluators/retrieval/RetrievalEvaluator.h"
+#include "evaluators/speed/SpeedEvaluator.h"
 #include "evaluators/vqa/VqaEvaluator.h"
 #include "evaluators/zeroshot/ZeroShotEvaluator.h"
 
@@ -15,6 +16,7 @@ void registerAll(run::Registries& r) {
   r.evaluators.add<PerplexityEvaluator>("perplexity", "LM perplexity (WikiText-2 protocol) and a unigram baseline");
   r.evaluators.add<RetrievalEvaluator>("retrieval",
                                        "image-text retrieval R@1/5/10 both ways by ITC similarity (+ ITM re-ranking)");
+  r.evaluators.add<SpeedEvaluator>("speed", "inference latency (median), throughput and parameter counts of the model");
   r.evaluators.add<VqaEvaluator>("vqa", "open-ended VQA by generation, scored by VQAv2 accuracy");
   r.evaluators.add<ZeroShotEvaluator>("zeroshot", "CLIP zero-shot classification with a prompt-template ensemble");
 }

@@ -13,6 +13,8 @@ inline constexpr char kCaptionEvaluatorVersion[] = "caption-1";
 inline constexpr char kPerplexityEvaluatorVersion[] = "perplexity-1";
 /// Image-text retrieval R@K by ITC similarity (evaluators/retrieval).
 inline constexpr char kRetrievalEvaluatorVersion[] = "retrieval-1";
+/// Inference latency, throughput and parameter counts (evaluators/speed).
+inline constexpr char kSpeedEvaluatorVersion[] = "speed-1";
 /// Prompt-ensemble zero-shot classification (evaluators/zeroshot).
 inline constexpr char kZeroShotEvaluatorVersion[] = "zeroshot-1";
 
