@@ -10,6 +10,8 @@
 #include "framework/core/Progress.h"
 #include "framework/core/Suggest.h"
 #include "framework/profile/MemoryTracker.h"
+#include "framework/prune/MaskOps.h"
+#include "framework/prune/RowSelection.h"
 
 namespace prunelab::prune {
 
@@ -75,7 +77,7 @@ double scoreTerm(double lPlus, double lMinus, double eps) { return std::fabs(lPl
 }  // namespace
 
 void CoarseOptions::validate() const {
-  checkOneOf("coarse.order", order, {"zeroth", "first"});
+  checkOneOf("coarse.order", order, {"zeroth", "first", "local"});
   checkOneOf("coarse.mode", mode, {"fast", "reference"});
   PL_CHECK(std::isfinite(eps) && eps > 0, "coarse.eps must be a positive number, got {} (reference: 1e-3)", eps);
   PL_CHECK(nsamples > 0, "coarse.nsamples must be positive, got {} (reference: 32)", nsamples);
@@ -321,6 +323,44 @@ FirstOrderScores firstOrderScores(model::Model& model, const std::vector<model::
     grads.meanSq[i] = torch::Tensor();
   }
   return out;
+}
+
+std::vector<double> localScores(model::Model& model, const std::vector<model::Batch>& batches,
+                                const std::vector<model::LinearRef>& targets, const FineStepOptions& fine) {
+  fine.validate();
+  std::vector<double> scores(targets.size(), 0.0);
+  auto saliencySum = [&fine](const model::LinearRef& ref, const InputStats& stats) {
+    torch::NoGradGuard noGrad;
+    const auto w = ref.layer->weight.detach();
+    torch::Tensor s;
+    if (fine.needsHessian()) {
+      s = sparseGptSaliency(w, stats.hessian, fine.sparseGpt());
+    } else if (fine.needsSqNorms()) {
+      s = wandaScores(w, stats.sqNorms);
+    } else {
+      s = w.abs();
+    }
+    const double total = s.sum(torch::kDouble).item<double>();
+    PL_CHECK(std::isfinite(total), "local score of '{}' is {}: its weights or calibration statistics overflowed",
+             ref.name, total);
+    return total;
+  };
+  if (!fine.needsHessian() && !fine.needsSqNorms()) {
+    for (std::size_t i = 0; i < targets.size(); ++i) scores[i] = saliencySum(targets[i], InputStats{});
+    return scores;
+  }
+  PL_CHECK(!batches.empty(), "the local scores of the {} step need calibration batches", fine.score);
+  std::map<std::string, std::size_t> indexOf;
+  for (std::size_t i = 0; i < targets.size(); ++i) indexOf[targets[i].name] = i;
+  BlockwiseCallbacks callbacks;
+  callbacks.makeObserver = [&fine](const model::LinearRef&) { return std::make_unique<InputStatsCollector>(fine); };
+  // A measuring "prune": the driver's replay then keeps every block dense.
+  callbacks.pruneLayer = [&](const model::LinearRef& ref, LayerObserver* observer) {
+    scores[indexOf.at(ref.name)] = saliencySum(ref, static_cast<InputStatsCollector*>(observer)->stats(ref.name));
+    return describeLayer(ref, 0.0);
+  };
+  runBlockwise(model, batches, targets, callbacks);
+  return scores;
 }
 
 std::vector<AllocationGroup> matrixEntries(const std::vector<model::LinearRef>& targets,

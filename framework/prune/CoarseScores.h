@@ -8,6 +8,7 @@
 
 #include "framework/model/Model.h"
 #include "framework/prune/Allocation.h"
+#include "framework/prune/FineStep.h"
 
 namespace prunelab::prune {
 
@@ -27,7 +28,9 @@ struct CoarseOptions {
 
   template <class V>
   void visit(V& v) {
-    v(order, "order", "zeroth (Σ|L(W+εz)−L(W−εz)|/2ε per matrix, forward passes only) or first (Σ|W|·mean|∇L|)");
+    v(order, "order",
+      "zeroth (Σ|L(W+εz)−L(W−εz)|/2ε per matrix, forward passes only), first (Σ|W|·mean|∇L|) or local (Σ of the "
+      "fine step's own saliency on the dense model: the paper's local-score ablation)");
     v(eps, "eps", "zeroth: perturbation size ε (reference: 1e-3)");
     v(mode, "mode",
       "zeroth: fast (re-run only from the perturbed block, needs Model::lossFromBlock) or reference (a full "
@@ -114,6 +117,14 @@ struct FirstOrderScores {
 FirstOrderScores firstOrderScores(model::Model& model, const std::vector<model::Batch>& batches,
                                   const std::vector<model::LinearRef>& targets,
                                   const FirstOrderOptions& fields = {/*meanAbs=*/true, /*meanSq=*/true});
+
+/// ECoFLaP's "local-score sparsities" ablation (the paper's Table 2): per target the sum of the fine
+/// step's own per-weight saliency on the dense model, with no loss and no gradient: magnitude Σ|W|,
+/// wanda Σ|W|·‖X_j‖, obs (SparseGPT) Σ w²/d² (sparseGptSaliency). The input statistics come from
+/// one blockwise pass over `batches` through the dense model (the fine step's own collector; no
+/// pass for magnitude); nothing is pruned. Memory tags as the blockwise driver's.
+std::vector<double> localScores(model::Model& model, const std::vector<model::Batch>& batches,
+                                const std::vector<model::LinearRef>& targets, const FineStepOptions& fine);
 
 /// One allocation entry per target (name, modality, numel) with its score.
 std::vector<AllocationGroup> matrixEntries(const std::vector<model::LinearRef>& targets,

@@ -177,7 +177,56 @@ double columnLoopTensor(torch::Tensor& w1, torch::Tensor& err1, torch::Tensor& p
   return losses.sum().item<double>() / 2.0;
 }
 
+// The shared start of sparseGptPrune and sparseGptSaliency: checks, fp32 copies, dead inputs zeroed,
+// and the inverse factor of the damped Hessian.
+struct Prepared {
+  torch::Tensor w;
+  InverseFactor factor;
+};
+
+Prepared prepare(const torch::Tensor& weight, const torch::Tensor& hessian, const SparseGptOptions& options) {
+  options.validate();
+  PL_CHECK(weight.defined() && weight.dim() == 2 && weight.numel() > 0,
+           "sparseGptPrune expects a non-empty 2-D weight [out, in], got shape {}",
+           weight.defined() ? shapeOf(weight) : std::string("(undefined)"));
+  const std::int64_t cols = weight.size(1);
+  PL_CHECK(hessian.defined() && hessian.dim() == 2 && hessian.size(0) == cols && hessian.size(1) == cols,
+           "sparseGptPrune: the Hessian has shape {} but the weight has {} input columns, so it must be [{}, {}]: "
+           "was HessianAccumulator fed this layer's inputs?",
+           hessian.defined() ? shapeOf(hessian) : std::string("(undefined)"), cols, cols, cols);
+  // Private fp32 copies (one copy each, whatever the input dtype): both are modified below.
+  auto w = weight.to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/true).contiguous();
+  auto h = hessian.to(w.device(), torch::kFloat32, /*non_blocking=*/false, /*copy=*/true).contiguous();
+  PL_CHECK(allFinite(w),
+           "sparseGptPrune: the weight holds NaN or Inf: the model was already broken before pruning this layer");
+  PL_CHECK(allFinite(h),
+           "sparseGptPrune: the Hessian holds NaN or Inf: the calibration activations of this layer overflowed "
+           "(run calibration in fp32/bf16 or check the earlier, already-pruned blocks)");
+  auto hdiag = h.diagonal();
+  PL_CHECK((hdiag >= 0).all().item<bool>(),
+           "sparseGptPrune: the Hessian has negative diagonal entries, so it is not 2/N·XXᵀ of any inputs: "
+           "pass HessianAccumulator::h");
+
+  // Inputs that never fire carry no information: the reference zeroes their weights and gives them a
+  // unit diagonal so the factorisation still works.
+  const auto dead = hdiag == 0;
+  hdiag.masked_fill_(dead, 1.0);
+  w.masked_fill_(dead.unsqueeze(0), 0.0);
+
+  Prepared p;
+  p.factor = inverseFactor(h, options);
+  p.w = std::move(w);
+  return p;
+}
+
 }  // namespace
+
+torch::Tensor sparseGptSaliency(const torch::Tensor& weight, const torch::Tensor& hessian,
+                                const SparseGptOptions& options) {
+  const Prepared p = prepare(weight, hessian, options);
+  const auto d = p.factor.upper.diagonal().unsqueeze(0);
+  return p.w.square() / d.square();
+}
 
 void HessianAccumulator::add(const torch::Tensor& input) {
   PL_CHECK(input.defined() && input.dim() >= 2,
@@ -227,15 +276,8 @@ namespace detail {
 
 SparseGptResult sparseGptPruneWith(const torch::Tensor& weight, const torch::Tensor& hessian,
                                    const SparseGptOptions& options, ColumnLoop loop) {
-  options.validate();
-  PL_CHECK(weight.defined() && weight.dim() == 2 && weight.numel() > 0,
-           "sparseGptPrune expects a non-empty 2-D weight [out, in], got shape {}",
-           weight.defined() ? shapeOf(weight) : std::string("(undefined)"));
+  Prepared p = prepare(weight, hessian, options);
   const std::int64_t rows = weight.size(0), cols = weight.size(1);
-  PL_CHECK(hessian.defined() && hessian.dim() == 2 && hessian.size(0) == cols && hessian.size(1) == cols,
-           "sparseGptPrune: the Hessian has shape {} but the weight has {} input columns, so it must be [{}, {}]: "
-           "was HessianAccumulator fed this layer's inputs?",
-           hessian.defined() ? shapeOf(hessian) : std::string("(undefined)"), cols, cols, cols);
   const bool nm = options.prunen != 0;
   if (nm) {
     PL_CHECK(cols % options.prunem == 0,
@@ -244,26 +286,8 @@ SparseGptResult sparseGptPruneWith(const torch::Tensor& weight, const torch::Ten
              options.prunen, options.prunem, cols, cols);
   }
 
-  // Private fp32 copies (one copy each, whatever the input dtype): both are modified below.
-  auto w = weight.to(torch::kFloat32, /*non_blocking=*/false, /*copy=*/true).contiguous();
-  auto h = hessian.to(w.device(), torch::kFloat32, /*non_blocking=*/false, /*copy=*/true).contiguous();
-  PL_CHECK(allFinite(w),
-           "sparseGptPrune: the weight holds NaN or Inf: the model was already broken before pruning this layer");
-  PL_CHECK(allFinite(h),
-           "sparseGptPrune: the Hessian holds NaN or Inf: the calibration activations of this layer overflowed "
-           "(run calibration in fp32/bf16 or check the earlier, already-pruned blocks)");
-  auto hdiag = h.diagonal();
-  PL_CHECK((hdiag >= 0).all().item<bool>(),
-           "sparseGptPrune: the Hessian has negative diagonal entries, so it is not 2/N·XXᵀ of any inputs: "
-           "pass HessianAccumulator::h");
-
-  // Inputs that never fire carry no information: the reference zeroes their weights and gives them a
-  // unit diagonal so the factorisation still works.
-  const auto dead = hdiag == 0;
-  hdiag.masked_fill_(dead, 1.0);
-  w.masked_fill_(dead.unsqueeze(0), 0.0);
-
-  const InverseFactor factor = inverseFactor(h, options);
+  auto& w = p.w;
+  const InverseFactor& factor = p.factor;
   const torch::Tensor& hinv = factor.upper;
 
   const bool rowScalar = loop == ColumnLoop::kRowScalar || (loop == ColumnLoop::kAuto && w.is_cpu());

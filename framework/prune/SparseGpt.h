@@ -64,6 +64,13 @@ struct SparseGptResult {
 SparseGptResult sparseGptPrune(const torch::Tensor& weight, const torch::Tensor& hessian,
                                const SparseGptOptions& options);
 
+/// SparseGPT's per-weight saliency w²/d² on the unpruned weight (d_j = U_jj, UᵀU the damped H⁻¹,
+/// damping raised on a failed factorisation as sparseGptPrune does): what its adaptive mask ranks
+/// within the first block, before any OBS update has moved the weights. Dead inputs score 0. fp32
+/// [out, in] on the weight's device. Used as the "local SparseGPT score" of ECoFLaP's ablation.
+torch::Tensor sparseGptSaliency(const torch::Tensor& weight, const torch::Tensor& hessian,
+                                const SparseGptOptions& options);
+
 namespace detail {
 /// How the within-block column loop is run: per row with scalar loops (CPU), or as the
 /// reference's tensor ops (any device). Exposed so tests can check that the two agree.

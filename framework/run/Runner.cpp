@@ -5,10 +5,10 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <map>
 #include <csignal>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -262,12 +262,21 @@ RunOutcome Runner::run(const Job& job, const fs::path& requestedDir, const std::
     }
     {
       // Overall achieved sparsity of the pruned matrices, weighted by size: the x-axis of most tables.
+      // Also per modality (prune/targets/<modality>/...), where the allocating methods differ.
       double zeros = 0, total = 0;
+      std::map<std::string, std::pair<double, double>> byModality;
       for (const auto& l : pruned.layers) {
         zeros += l.achievedSparsity * static_cast<double>(l.numel);
         total += static_cast<double>(l.numel);
+        auto& m = byModality[l.modality.empty() ? std::string("other") : l.modality];
+        m.first += l.achievedSparsity * static_cast<double>(l.numel);
+        m.second += static_cast<double>(l.numel);
       }
       if (total > 0) pruned.metrics.push_back({"prune/targets/all/achieved_sparsity", zeros / total, 0, "runner-1"});
+      for (const auto& [modality, zt] : byModality)
+        if (zt.second > 0)
+          pruned.metrics.push_back(
+              {"prune/targets/" + modality + "/achieved_sparsity", zt.first / zt.second, 0, "runner-1"});
       // Model size and non-zeros after pruning (design.md §7).
       std::int64_t params = 0, nonzero = 0, bytes = 0;
       torch::NoGradGuard noGrad;

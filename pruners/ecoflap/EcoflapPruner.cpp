@@ -88,20 +88,28 @@ prune::PruneResult EcoflapPruner::prune(prune::PruneContext& ctx) {
   std::vector<double> scores;
   {
     auto stage = ctx.profiler.stage("coarse");
-    const auto batches = prune::calibrationBatches(
-        ctx.data,
-        {o.blockwise.calib_split, o.coarse.nsamples, o.coarse.batch_size, static_cast<std::uint64_t>(ctx.seed)});
-    if (o.coarse.order == "zeroth") {
-      prune::ZerothOrderOptions z;
-      z.eps = o.coarse.eps;
-      z.fast = o.coarse.mode == "fast";
-      z.pair = o.coarse.pair;
-      z.group = o.coarse.group;
-      z.seed = static_cast<std::uint64_t>(ctx.seed);
-      scores = prune::zerothOrderScores(ctx.model, batches, targets, z);
+    const std::uint64_t seed = static_cast<std::uint64_t>(ctx.seed);
+    if (o.coarse.order == "local") {
+      // The local-score ablation reads the fine step's own statistics, so it calibrates on the
+      // fine step's samples (nsamples, calib_batch_size), not the coarse ones.
+      const auto batches = prune::calibrationBatches(
+          ctx.data, {o.blockwise.calib_split, o.blockwise.nsamples, o.blockwise.calib_batch_size, seed});
+      scores = prune::localScores(ctx.model, batches, targets, o.fine);
     } else {
-      // Only mean|g| is accumulated, as the reference does (one fp32 tensor per target).
-      scores = prune::firstOrderScores(ctx.model, batches, targets, {/*meanAbs=*/true, /*meanSq=*/false}).gradient;
+      const auto batches = prune::calibrationBatches(
+          ctx.data, {o.blockwise.calib_split, o.coarse.nsamples, o.coarse.batch_size, seed});
+      if (o.coarse.order == "zeroth") {
+        prune::ZerothOrderOptions z;
+        z.eps = o.coarse.eps;
+        z.fast = o.coarse.mode == "fast";
+        z.pair = o.coarse.pair;
+        z.group = o.coarse.group;
+        z.seed = seed;
+        scores = prune::zerothOrderScores(ctx.model, batches, targets, z);
+      } else {
+        // Only mean|g| is accumulated, as the reference does (one fp32 tensor per target).
+        scores = prune::firstOrderScores(ctx.model, batches, targets, {/*meanAbs=*/true, /*meanSq=*/false}).gradient;
+      }
     }
   }
   bool anyPositive = false;
@@ -118,7 +126,8 @@ prune::PruneResult EcoflapPruner::prune(prune::PruneContext& ctx) {
                ? fmt::format("raise pruner.coarse.eps (now {}) above the weights' rounding, and check that the targets "
                              "feed the calibration loss",
                              o.coarse.eps)
-               : std::string("check that the targets feed the calibration loss"));
+               : std::string(o.coarse.order == "local" ? "check the targets' weights and calibration inputs"
+                                                       : "check that the targets feed the calibration loss"));
 
   prune::Grouping grouping;
   prune::Allocation allocation;

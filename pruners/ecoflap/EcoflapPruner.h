@@ -11,7 +11,8 @@ namespace prunelab::pruners {
 
 /// ECoFLaP, coarse-to-fine layer-wise pruning (spec-ecoflap-efficientvlm.md Part 1):
 /// 1. coarse: one importance per target matrix on the calibration loss, zeroth order
-///    (Σ|L(W+εz)−L(W−εz)|/2ε, forward passes only) or first order (Σ|W|·mean|∇L|), summed (or
+///    (Σ|L(W+εz)−L(W−εz)|/2ε, forward passes only) or first order (Σ|W|·mean|∇L|), or, for the
+///    paper's local-score ablation, the fine step's own saliency on the dense model (localScores), summed (or
 ///    averaged per weight) over each group (block, matrix or modality);
 /// 2. allocation: allocateEcoflap gives each group a sparsity (min-keep under max_sparsity, the
 ///    rest of the budget in proportion to the group score);

@@ -106,6 +106,22 @@ TEST_F(EcoflapPrunerTest, SparseGptFineStepAndLayerGranularity) {
   EXPECT_TRUE(store_.metrics(r.runId).count("prune/vision.blocks.0.fc/ecoflap/coarse_score"));
 }
 
+TEST_F(EcoflapPrunerTest, LocalScoresAllocateFromTheFineStepSaliency) {
+  auto r = run({"pruner=ecoflap_local", "pruner.nsamples=32", "pruner.sparsity=0.6"});
+  checkRun(r, 0.6, 0.7);
+  // Magnitude's local score needs no data (Σ|W|, exact values in CoarseScoresTest).
+  auto m = run({"pruner=ecoflap_local", "pruner.score=magnitude", "pruner.nsamples=32", "pruner.sparsity=0.6"});
+  checkRun(m, 0.6, 0.7);
+  auto metrics = store_.metrics(m.runId);
+  // The Wanda and SparseGPT saliencies weigh the blocks differently from magnitude.
+  auto w = store_.metrics(r.runId);
+  EXPECT_NE(w["prune/vision.blocks.0/ecoflap/coarse_score"], metrics["prune/vision.blocks.0/ecoflap/coarse_score"]);
+  auto s = run({"pruner=ecoflap_local", "pruner.reconstruction=obs", "pruner.selection=adaptive",
+                "pruner.nsamples=32"});
+  ASSERT_EQ(s.status, store::RunStatus::Finished) << s.error;
+  EXPECT_GT(store_.metrics(s.runId)["prune/vision.blocks.1/ecoflap/coarse_score"], 0);
+}
+
 TEST_F(EcoflapPrunerTest, MaxSparsityBelowTheTargetIsRejectedWithTheFix) {
   const auto msg = errorOf([&] {
     run::prepareJob(composer_, overrides({"pruner=ecoflap_zeroth", "pruner.max_sparsity=0.4"}), registries_);

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -288,6 +290,81 @@ TEST(CoarseScores, ZerothBlockScoresFollowFirstOrderGradientNorms) {
       "(per matrix: %.3f over 20)\n",
       rho, rhoMatrix);
   EXPECT_GT(rho, 0.7);
+}
+
+// localScores against the saliencies computed from the targets' inputs in a plain dense forward
+// (captured through each PrunableLinear's observer): Σ|W|, Σ|W|·‖X_j‖ and Σ w²/d².
+TEST(CoarseScores, LocalScoresSumTheFineStepSaliencyOnTheDenseModel) {
+  TinyBlockModel m(4, 2, 6);
+  const auto batches = randomBatches(3, 5, 4, 2);
+  std::vector<model::LinearRef> targets;  // the blocks' matrices (the bridge is outside any block)
+  for (auto& t : m.linears())
+    if (t.name.find(".blocks.") != std::string::npos) targets.push_back(t);
+  const auto before = snapshot(m);
+
+  FineStepOptions magnitude, wanda, obs;
+  magnitude.score = "magnitude";
+  obs.reconstruction = "obs";
+  obs.selection = "adaptive";
+  std::vector<InputStatsCollector> wandaStats, obsStats;
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    wandaStats.emplace_back(wanda);
+    obsStats.emplace_back(obs);
+  }
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    targets[i].layer->setObserver([&, i](const torch::Tensor& x) {
+      wandaStats[i].add(x.detach());
+      obsStats[i].add(x.detach());
+    });
+  {
+    torch::NoGradGuard noGrad;
+    for (const auto& b : batches) m.loss(b);
+  }
+  for (auto& t : targets) t.layer->setObserver({});
+
+  const auto gotMagnitude = localScores(m, {}, targets, magnitude);
+  const auto gotWanda = localScores(m, batches, targets, wanda);
+  const auto gotObs = localScores(m, batches, targets, obs);
+  EXPECT_TRUE(bitEqual(m, before)) << "localScores must not prune or modify any weight";
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const auto w = targets[i].layer->weight.detach();
+    const double mag = w.abs().sum().item<double>();
+    const auto ws = wandaStats[i].stats(targets[i].name);
+    const double wan = (w.abs() * ws.sqNorms.sqrt().unsqueeze(0)).sum().item<double>();
+    const double sg =
+        sparseGptSaliency(w, obsStats[i].stats(targets[i].name).hessian, obs.sparseGpt()).sum().item<double>();
+    EXPECT_NEAR(gotMagnitude[i], mag, 1e-6 * mag) << targets[i].name;
+    EXPECT_NEAR(gotWanda[i], wan, 1e-5 * wan) << targets[i].name;
+    EXPECT_NEAR(gotObs[i], sg, 1e-5 * sg) << targets[i].name;
+    EXPECT_GT(gotObs[i], 0) << targets[i].name;
+  }
+  EXPECT_NE(errorOf([&] { localScores(m, {}, targets, wanda); }).find("calibration batches"), std::string::npos);
+}
+
+// sparseGptSaliency by hand: d_j is the diagonal of U with UᵀU = (H + λI)⁻¹, λ = 0.01·mean diag H,
+// computed here in fp64 through an explicit inverse; a dead input (H_jj = 0) scores 0.
+TEST(CoarseScores, SparseGptSaliencyByHand) {
+  auto gen = at::detail::createCPUGenerator(5);
+  auto x = torch::randn({20, 6}, gen, torch::kDouble);
+  x.select(1, 3).zero_();
+  auto h = (2.0 / 20.0) * x.t().mm(x);
+  auto w = torch::randn({3, 6}, gen, torch::kFloat);
+  SparseGptOptions o;
+  const auto got = sparseGptSaliency(w, h.to(torch::kFloat), o);
+
+  auto hd = h.clone();
+  hd.diagonal().index_put_({3}, 1.0);
+  hd.diagonal().add_(0.01 * hd.diagonal().mean());
+  // UᵀU = H⁻¹ with U upper triangular: U = Lᵀ for the Cholesky factor L·Lᵀ = H⁻¹.
+  const auto inv = torch::inverse(hd);
+  const auto u = torch::linalg_cholesky(inv).t();
+  ASSERT_TRUE(torch::allclose(u.t().mm(u), inv, 1e-9, 1e-12));
+  ASSERT_TRUE(torch::allclose(u.triu(), u));
+  auto wd = w.to(torch::kDouble).clone();
+  wd.select(1, 3).zero_();
+  const auto expected = wd.square() / u.diagonal().square().unsqueeze(0);
+  EXPECT_TRUE(torch::allclose(got.to(torch::kDouble), expected, 1e-4, 1e-7)) << got << expected;
+  EXPECT_EQ(got.select(1, 3).abs().sum().item<double>(), 0.0);
 }
 
 TEST(CoarseScores, OptionsAndNamesAreChecked) {

@@ -56,6 +56,9 @@ TEST_F(RunnerTest, TinyRunFinishesWithMetricsLayersAndStages) {
   ASSERT_TRUE(metrics.count("cls/fashion_mnist/test/acc"));
   EXPECT_GT(metrics["cls/fashion_mnist/test/acc"], 30.0);  // far above chance (10%) even when tiny
   EXPECT_NEAR(metrics["prune/targets/all/achieved_sparsity"], 0.5, 0.01);
+  // Per modality too; the MLP's blocks are all vision.
+  EXPECT_EQ(metrics["prune/targets/vision/achieved_sparsity"], metrics["prune/targets/all/achieved_sparsity"]);
+  EXPECT_FALSE(metrics.count("prune/targets/language/achieved_sparsity"));
   // The tiny MLP: 784*32+32 + 32*16+16 + 16*10+10 parameters; half of the two block weights are zero.
   EXPECT_EQ(metrics["model/all/all/params"], 784.0 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10);
   EXPECT_NEAR(metrics["model/all/all/params"] - metrics["model/all/all/nonzero"], 0.5 * (784 * 32 + 32 * 16), 20);
