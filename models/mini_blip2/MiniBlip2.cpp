@@ -184,7 +184,7 @@ torch::Tensor MiniBlip2::bridgeText(const torch::Tensor& raw) {
   return net_->bridgeLn->forward(net_->bridge->forward(state).at(StackState::kHidden));
 }
 
-torch::Tensor MiniBlip2::bridgeJoint(const torch::Tensor& features, const torch::Tensor& raw, bool itg) {
+model::Batch MiniBlip2::jointInputs(const torch::Tensor& features, const torch::Tensor& raw, bool itg) {
   const auto tokens = trimPadding(raw);
   PL_CHECK(tokens.size(1) <= options_.max_text_len, "mini_blip2: texts of {} tokens, but the Q-Former has {} positions",
            tokens.size(1), options_.max_text_len);
@@ -203,7 +203,54 @@ torch::Tensor MiniBlip2::bridgeJoint(const torch::Tensor& features, const torch:
     allowed.narrow(0, q, t).narrow(1, q, t).copy_(torch::ones({t, t}, torch::kBool).tril());
     state.set(StackState::kAttnMask, allowed);
   }
-  return net_->bridgeLn->forward(net_->bridge->forward(state).at(StackState::kHidden));
+  return state;
+}
+
+torch::Tensor MiniBlip2::bridgeJoint(const torch::Tensor& features, const torch::Tensor& raw, bool itg) {
+  return net_->bridgeLn->forward(net_->bridge->forward(jointInputs(features, raw, itg)).at(StackState::kHidden));
+}
+
+model::Batch MiniBlip2::softPromptInputs(const torch::Tensor& features, const torch::Tensor& prompt) {
+  if (options_.qformer_reads_prompt) {
+    PL_CHECK(prompt.defined() && prompt.size(0) == features.size(0),
+             "mini_blip2: the Q-Former reads the LM prompt, but {} prompts came for {} images",
+             prompt.defined() ? prompt.size(0) : 0, features.size(0));
+    return jointInputs(features, prompt, false);
+  }
+  model::Batch state;
+  state.set(StackState::kHidden, net_->queries.unsqueeze(0).expand({features.size(0), -1, -1}));
+  state.set(StackState::kContext, features);
+  return state;
+}
+
+torch::Tensor MiniBlip2::softPromptFrom(const model::Batch& bridgeState) {
+  const auto& hidden = bridgeState.at(StackState::kHidden);
+  return net_->llmProj->forward(net_->bridgeLn->forward(hidden.narrow(1, 0, options_.num_queries)));
+}
+
+torch::Tensor MiniBlip2::softPrompt(const torch::Tensor& features, const torch::Tensor& prompt) {
+  return softPromptFrom(net_->bridge->forward(softPromptInputs(features, prompt)));
+}
+
+torch::Tensor MiniBlip2::promptTokens(const torch::Tensor& tokens, const torch::Tensor& labels) {
+  PL_CHECK(tokens.dim() == 2 && tokens.sizes() == labels.sizes(), "mini_blip2: tokens {} and labels {} differ in shape",
+           c10::str(tokens.sizes()), c10::str(labels.sizes()));
+  auto l = labels.contiguous();
+  auto la = l.accessor<std::int64_t, 2>();
+  std::vector<std::int64_t> lengths;
+  std::int64_t longest = 1;
+  for (std::int64_t r = 0; r < l.size(0); ++r) {
+    std::int64_t j = 0;
+    while (j < l.size(1) && la[r][j] == kIgnore) ++j;
+    PL_CHECK(j < l.size(1), "mini_blip2: example {} of the batch has no target token", r);
+    lengths.push_back(j + 1);  // position j predicts the first target: tokens 0..j are the prompt
+    longest = std::max(longest, j + 1);
+  }
+  auto out = torch::zeros({l.size(0), longest}, torch::kInt64);
+  for (std::int64_t r = 0; r < l.size(0); ++r)
+    out[r].narrow(0, 0, lengths[static_cast<std::size_t>(r)])
+        .copy_(tokens[r].narrow(0, 0, lengths[static_cast<std::size_t>(r)]));
+  return out;
 }
 
 torch::Tensor MiniBlip2::itmLogits(const torch::Tensor& features, const torch::Tensor& tokens) {
@@ -340,14 +387,13 @@ model::Batch MiniBlip2::stackInputs(const std::string& stack, const model::Batch
   }
   if (stack == kBridge) {
     const auto features = visionFeatures(batch.at("images"));
-    model::Batch state;
-    state.set(StackState::kHidden, net_->queries.unsqueeze(0).expand({features.size(0), -1, -1}));
-    state.set(StackState::kContext, features);
-    return state;
+    if (!options_.qformer_reads_prompt) return softPromptInputs(features, torch::Tensor());
+    auto [tokens, labels] = lmText(batch);
+    return softPromptInputs(features, promptTokens(tokens, labels));
   }
   PL_CHECK(stack == kLanguage, "mini_blip2 has stacks 'vision', 'bridge' and 'language'; got '{}'", stack);
-  const auto soft = net_->llmProj->forward(queryOutputs(visionFeatures(batch.at("images"))));
   auto [tokens, labels] = lmText(batch);
+  const auto soft = softPrompt(visionFeatures(batch.at("images")), promptTokens(tokens, labels));
   return languageInputs(soft, tokens, labels);
 }
 
@@ -370,12 +416,12 @@ model::Batch MiniBlip2::suffixState(const std::string& stack, int block, const m
   };
   if (stack == kVision) {
     auto features = net_->visionLn->forward(runFrom(net_->vision, state).at(StackState::kHidden));
-    auto soft = net_->llmProj->forward(queryOutputs(features));
     auto [tokens, labels] = lmText(batch);
+    auto soft = softPrompt(features, promptTokens(tokens, labels));
     return net_->language->forward(languageInputs(soft, tokens, labels));
   }
   if (stack == kBridge) {
-    auto soft = net_->llmProj->forward(net_->bridgeLn->forward(runFrom(net_->bridge, state).at(StackState::kHidden)));
+    auto soft = softPromptFrom(runFrom(net_->bridge, state));
     auto [tokens, labels] = lmText(batch);
     return net_->language->forward(languageInputs(soft, tokens, labels));
   }
@@ -418,7 +464,7 @@ std::vector<std::vector<std::int64_t>> MiniBlip2::generate(const model::Batch& i
   const auto& pixels = images.at("images");
   PL_CHECK(static_cast<std::int64_t>(prompts.size()) == pixels.size(0),
            "mini_blip2: generate got {} images but {} prompts", pixels.size(0), prompts.size());
-  const auto soft = net_->llmProj->forward(queryOutputs(visionFeatures(pixels)));
+  const auto features = visionFeatures(pixels);
   const std::int64_t q = options_.num_queries;
   // Items with prompts of the same length decode together (no padding inside a prompt).
   std::map<std::size_t, std::vector<std::int64_t>> byLength;
@@ -438,7 +484,8 @@ std::vector<std::vector<std::int64_t>> MiniBlip2::generate(const model::Batch& i
       for (std::size_t j = 0; j < length; ++j)
         groupPrompts[static_cast<std::int64_t>(r)][static_cast<std::int64_t>(j)] =
             prompts[static_cast<std::size_t>(items[r])][j];
-    const auto groupSoft = soft.index_select(0, torch::tensor(items, torch::kInt64));
+    // The Q-Former reads each prompt (its question), so the soft prompt is made per group.
+    const auto groupSoft = softPrompt(features.index_select(0, torch::tensor(items, torch::kInt64)), groupPrompts);
     auto step = [&](const torch::Tensor& rows, const torch::Tensor& tokens) {
       const auto t = tokens.size(1);
       model::Batch state;

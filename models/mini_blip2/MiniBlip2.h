@@ -54,6 +54,7 @@ struct MiniBlip2Options {
   double generative_lr = 1e-3;
   double vqa_fraction = 0.6;
   double generative_itc_weight = 1.0;
+  bool qformer_reads_prompt = true;
   // Shared.
   std::int64_t batch_size = 128;
   std::int64_t warmup_steps = 100;
@@ -99,6 +100,9 @@ struct MiniBlip2Options {
     v(vqa_fraction, "vqa_fraction", "stage (d): share of the steps that train on VQA (the rest on captions)");
     v(generative_itc_weight, "generative_itc_weight",
       "stage (d): weight of the ITC loss kept beside the LM loss, so the shared Q-Former stays aligned for retrieval");
+    v(qformer_reads_prompt, "qformer_reads_prompt",
+      "the Q-Former reads the LM's prompt (a VQA question) beside its queries when it makes the soft prompt, as "
+      "BLIP-2's VQA fine-tuning conditions it on the question; false = queries only (BLIP-2's zero-shot form)");
     v(batch_size, "batch_size", "stages (a) and (c): scenes per step (the ITC negatives)");
     v(warmup_steps, "warmup_steps", "steps of linear warmup of every stage (then cosine decay to 0)");
     v(weight_decay, "weight_decay", "AdamW weight decay of the Linear weights");
@@ -157,6 +161,13 @@ TORCH_MODULE(MiniBlip2Net);
 ///      the ITC loss (weight generative_itc_weight, the scene's caption per example) and the ITC
 ///      projections frozen: without it the Q-Former drifts and ITC retrieval falls to chance.
 ///      The ITM head is not trained in (d): ITM re-ranking uses the stage (d) Q-Former as it is.
+///      With qformer_reads_prompt (the default) the Q-Former also reads the LM's prompt: the text
+///      before the first target token ("[BOS] question {q} answer" for VQA, "[BOS]" for captions,
+///      the prefix of a prefix-LM pair) joins the queries in its self-attention (bidirectional; only
+///      the query rows cross-attend to the image), and the query rows become the soft prompt. This
+///      is how BLIP-2 fine-tunes for VQA ("the question tokens are given as input to the Q-Former
+///      and interact with the queries via the self-attention layers", BLIP-2 §4.3) and what
+///      InstructBLIP makes general; the LM stays frozen. Retrieval (ITC) uses the queries alone.
 /// Each stage is cached on its own (by its recipe, which includes the earlier stages'), the whole
 /// model as cache_dir/models/mini_blip2-<id>.safetensors with its config beside it.
 ///
@@ -169,7 +180,8 @@ TORCH_MODULE(MiniBlip2Net);
 /// prefix-LM split of ECoFLaP) on the target tokens; with "questions"/"answers" on the answer;
 /// otherwise on the whole of "captions". States:
 ///  - "vision": {"hidden"} patch tokens;
-///  - "bridge": {"hidden" queries [B,Q,bridge_dim], "context" vision tokens};
+///  - "bridge": {"hidden" queries [B,Q,bridge_dim] then (qformer_reads_prompt) the prompt text,
+///    "context" vision tokens, "cross_rows" Q and "mask" when the prompt text is padded};
 ///  - "language": {"hidden" soft prompt + text embeddings, "lm_labels" (next-token targets, -100 =
 ///    none), "mask" when padding remains}.
 class MiniBlip2 : public model::Model,
@@ -228,6 +240,18 @@ class MiniBlip2 : public model::Model,
   /// Joint pass of queries and text over features: "itm" bidirectional, "itg" queries see
   /// queries and text sees the queries and earlier text. Hidden [B, Q+T, bridge_dim] after bridge_ln.
   torch::Tensor bridgeJoint(const torch::Tensor& features, const torch::Tensor& tokens, bool itg);
+  /// The bridge stack's input state of a joint pass (bridgeJoint without the stack).
+  model::Batch jointInputs(const torch::Tensor& features, const torch::Tensor& tokens, bool itg);
+  /// The bridge stack's input state that makes the soft prompt of LM prompts `prompt` [B,P]
+  /// (right padded): the queries, joined by the prompt text when qformer_reads_prompt.
+  model::Batch softPromptInputs(const torch::Tensor& features, const torch::Tensor& prompt);
+  /// The soft prompt [B, Q, lm_dim] from the bridge stack's final state (its query rows).
+  torch::Tensor softPromptFrom(const model::Batch& bridgeState);
+  /// softPromptFrom of the bridge stack run on softPromptInputs.
+  torch::Tensor softPrompt(const torch::Tensor& features, const torch::Tensor& prompt);
+  /// Each row's LM prompt: its tokens up to the position that predicts the first target, [B,P]
+  /// right padded (with labels as lmText returns them).
+  static torch::Tensor promptTokens(const torch::Tensor& tokens, const torch::Tensor& labels);
   /// ITM match logits [B] (mean over queries of logit 1) and the full logits [B,2] of the pairs.
   torch::Tensor itmLogits(const torch::Tensor& features, const torch::Tensor& tokens);
   /// Normalised ITC query embeddings [B, Q, E] from query outputs, and text embeddings [B, E].

@@ -166,7 +166,7 @@ std::string MiniBlip2::recipeOf(const std::string& stage, const model::ModelCont
       {"generative",
        {"lm_dim", "lm_depth", "lm_heads", "lm_mlp_dim", "lm_max_len", "lm_steps", "lm_batch_size", "lm_lr",
         "lm_split", "vqa_split", "generative_steps", "generative_batch_size", "generative_lr", "vqa_fraction",
-        "generative_itc_weight"}}};
+        "generative_itc_weight", "qformer_reads_prompt"}}};
   const auto all = config::toJson(dumpOptions(options_));
   std::string recipe = fmt::format("mini_blip2-v1|{}|{}", ctx.data->fingerprint(), ctx.seed);
   for (const auto* s : {"vision", "qformer", "generative"}) {
@@ -398,12 +398,13 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
                  ++captionStep;
                }
                auto [tokens, labels] = lmText(text);
-               auto queryOut = queryOutputs(features.index_select(0, rows));
-               auto soft = net_->llmProj->forward(queryOut);
+               auto feats = features.index_select(0, rows);
+               auto soft = softPrompt(feats, promptTokens(tokens, labels));
                auto loss = lossFromState(net_->language->forward(languageInputs(soft, tokens, labels)));
                if (o.generative_itc_weight > 0) {
                  namespace F = torch::nn::functional;
-                 auto sim = similarity(itcImage(queryOut), itcText(bridgeText(captions))) / net_->itcTemp;
+                 // ITC from the queries alone, as retrieval scores it.
+                 auto sim = similarity(itcImage(queryOutputs(feats)), itcText(bridgeText(captions))) / net_->itcTemp;
                  auto targets = torch::arange(sim.size(0), torch::kInt64);
                  loss = loss + o.generative_itc_weight *
                                    (F::cross_entropy(sim, targets) + F::cross_entropy(sim.t(), targets)) / 2;
@@ -416,7 +417,7 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
     torch::NoGradGuard noGrad;
     const std::int64_t k = std::min<std::int64_t>(256, valFeatures.size(0));
     auto [tokens, labels] = lmText(model::Batch().set("captions", val["captions"].narrow(0, 0, k)));
-    auto soft = net_->llmProj->forward(queryOutputs(valFeatures.narrow(0, 0, k)));
+    auto soft = softPrompt(valFeatures.narrow(0, 0, k), promptTokens(tokens, labels));
     const double loss = lossFromState(net_->language->forward(languageInputs(soft, tokens, labels))).item<double>();
     logInfo("mini_blip2 (d): val caption loss {:.4f}", loss);
     if (ctx.logMetric) ctx.logMetric("train/mini_blip2/val/caption_loss", loss, 0);

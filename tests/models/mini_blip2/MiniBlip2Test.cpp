@@ -65,11 +65,12 @@ TEST(MiniBlip2Test, OverfitsASmallBatch) {
   auto m = tinyModel(0);
   auto batch = pairs(8);
   m.module().train();
-  torch::optim::Adam opt(m.module().parameters(), torch::optim::AdamOptions(3e-3));
+  torch::optim::Adam opt(m.module().parameters(), torch::optim::AdamOptions(1e-3));
   const double first = m.loss(batch).item<double>();
   double last = first;
-  // The image path only takes over after ~150 steps (the LM first learns the word statistics).
-  for (int step = 0; step < 400; ++step) {
+  // The image path only takes over after a few hundred steps (the LM first learns the word
+  // statistics); at 3e-3 some seeds stay on the text-only solution, 1e-3 escapes it for seeds 0-3.
+  for (int step = 0; step < 700; ++step) {
     opt.zero_grad();
     auto l = m.loss(batch);
     l.backward();
@@ -120,7 +121,7 @@ TEST(MiniBlip2Test, EveryResumePointGivesTheLossBitForBit) {
   // The language state of the batch equals the one the bridge's output leads to.
   auto bridge = m.stackInputs("bridge", batch);
   for (int b = 0; b < 2; ++b) bridge = m.forwardBlock("bridge", b, bridge);
-  auto soft = m.net()->llmProj->forward(m.net()->bridgeLn->forward(bridge.at("hidden")));
+  auto soft = m.softPromptFrom(bridge);
   auto [tokens, labels] = m.lmText(batch);
   EXPECT_TRUE(torch::equal(m.languageInputs(soft, tokens, labels).at("hidden"),
                            m.stackInputs("language", batch).at("hidden")));
@@ -187,6 +188,39 @@ TEST(MiniBlip2Test, LossTargetsFollowTheTextForm) {
   EXPECT_TRUE(state.has("mask"));
 }
 
+// BLIP-2's VQA form: the Q-Former reads the question beside its queries, so the soft prompt
+// depends on it; with qformer_reads_prompt=false (the zero-shot form) it does not.
+TEST(MiniBlip2Test, TheQFormerReadsTheLmPrompt) {
+  model::Batch vqa = pairs(2);
+  vqa.set("questions", torch::tensor({{2, 10, 11, 3}, {2, 12, 3, 0}}, torch::kInt64));
+  vqa.set("answers", torch::tensor({{13, 3}, {14, 3}}, torch::kInt64));
+  auto [tokens, labels] = tinyModel(0).lmText(vqa);
+  // The prompt is every token before the first answer token, right padded.
+  EXPECT_TRUE(torch::equal(MiniBlip2::promptTokens(tokens, labels),
+                           torch::tensor({{2, kQuestion, 10, 11, kAnswer}, {2, kQuestion, 12, kAnswer, 0}}, torch::kInt64)));
+  model::Batch other = vqa;
+  other.set("questions", torch::tensor({{2, 15, 16, 3}, {2, 17, 3, 0}}, torch::kInt64));
+  for (bool reads : {true, false}) {
+    auto o = tinyOptions();
+    o.qformer_reads_prompt = reads;
+    MiniBlip2 m(o);
+    m.build(5);
+    m.setPromptWords(kQuestion, kAnswer);
+    m.module().eval();
+    torch::NoGradGuard noGrad;
+    const auto soft = m.stackInputs("language", vqa).at("hidden").narrow(1, 0, 2);
+    const auto otherSoft = m.stackInputs("language", other).at("hidden").narrow(1, 0, 2);
+    EXPECT_EQ(torch::equal(soft, otherSoft), !reads) << "reads the prompt: " << reads;
+    // The row padded in the prompt gets the soft prompt it gets alone (padding is masked).
+    auto one = model::Batch()
+                   .set("images", vqa.at("images").narrow(0, 1, 1))
+                   .set("questions", torch::tensor({{2, 12, 3}}, torch::kInt64))
+                   .set("answers", torch::tensor({{14, 3}}, torch::kInt64));
+    EXPECT_TRUE(torch::allclose(m.stackInputs("language", one).at("hidden").narrow(1, 0, 2), soft.narrow(0, 1, 1),
+                                1e-5, 1e-6));
+  }
+}
+
 TEST(MiniBlip2Test, HeadsHaveTheirShapesAndIgnorePadding) {
   auto m = tinyModel(1);
   m.module().eval();
@@ -230,8 +264,8 @@ TEST(MiniBlip2Test, GenerationContinuesEachPromptWithinTheLimits) {
   o.numBeams = 1;
   o.minLength = 0;
   auto greedy = m.generate(batch, {{2}, {2}, {2}}, o);
-  auto soft = m.net()->llmProj->forward(m.queryOutputs(m.visionFeatures(batch.at("images"))));
   torch::NoGradGuard noGrad;
+  auto soft = m.softPrompt(m.visionFeatures(batch.at("images")), torch::full({3, 1}, 2, torch::kInt64));
   std::vector<std::int64_t> seq = {2};
   std::vector<std::int64_t> expected;
   for (int t = 0; t < 5; ++t) {
