@@ -1,5 +1,7 @@
 #include "framework/run/Environment.h"
 
+#include "framework/core/BlasCore.h"
+
 #include <unistd.h>
 
 #include <array>
@@ -82,11 +84,13 @@ std::string environmentJson() {
     if (slash != std::string::npos && line.find("blas", slash) != std::string::npos) blas.insert(line.substr(slash));
   }
   j["blas_libraries"] = blas;
+  j["openblas_core"] = openblasCoreName();  // the kernels OpenBLAS runs (see framework/core/BlasCore.h)
+  j["openblas_best_core"] = bestOpenblasCore();
   j["intra_op_threads"] = at::get_num_threads();
   j["inter_op_threads"] = at::get_num_interop_threads();
   j["parallel_info"] = at::get_parallel_info();
   j["deterministic_algorithms"] = at::globalContext().deterministicAlgorithms();
-  for (const char* var : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
+  for (const char* var : {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "PRUNELAB_KEEP_BLAS_CORE", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES",
                           "CUBLAS_WORKSPACE_CONFIG", "PYTORCH_CUDA_ALLOC_CONF", "SLURM_ARRAY_JOB_ID",
                           "SLURM_ARRAY_TASK_ID"}) {
     j["env"][var] = envOr(var);
