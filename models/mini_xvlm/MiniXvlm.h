@@ -161,8 +161,9 @@ TORCH_MODULE(MiniXvlmNet);
 /// by its recipe (see MiniXvlmTrain.cpp and experiments/conf/model/mini_xvlm.yaml):
 ///  1. teacher pretraining on train_split: ITC (mean-pooled image tokens vs the text's [BOS]
 ///     output), ITM on the cross encoder's [BOS] output with hard negatives sampled by ITC
-///     similarity (ALBEF/BLIP), MLM on captions through the cross encoder (15% of the words, BERT's
-///     80/10/10), and a grounding loss (each cell's class, shade and size from its patch tokens,
+///     similarity (ALBEF/BLIP; one negative per scene, text or image on alternate rows, where ALBEF
+///     draws both — the cross encoder dominates a step's cost), MLM on the captions of the first half
+///     of each batch through the cross encoder (15% of the words, BERT's 80/10/10), and a grounding loss (each cell's class, shade and size from its patch tokens,
 ///     FashionScenes' stand-in for X-VLM's box losses);
 ///  2. variant=student: half of every stack, block i initialised from teacher block 2i (the even
 ///     blocks; all other weights copied), trained by EfficientVLM's general distillation (§2.4):

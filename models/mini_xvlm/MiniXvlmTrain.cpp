@@ -196,7 +196,7 @@ std::pair<torch::Tensor, torch::Tensor> sampleNegatives(const torch::Tensor& sim
 /// grounding logits).
 struct PairForward {
   torch::Tensor sim;                // [B, B] ITC logits (similarities / temperature)
-  torch::Tensor itm, itmTargets;    // [3B, 2] and [3B]: positives, then text and image negatives
+  torch::Tensor itm, itmTargets;    // [2B, 2] and [2B]: positives, then one negative per scene
   torch::Tensor negText, negImage;  // [B] the negatives used
   torch::Tensor mlm, mlmTargets;    // [M, V] logits at the masked words and their ids (MLM only)
   torch::Tensor cells;              // [B, G*G, 15] grounding logits (grid > 0 only)
@@ -233,18 +233,27 @@ PairForward pairForward(MiniXvlmNet& net, const MiniXvlmOptions& o, const PairIn
   }
   out.negText = negText;
   out.negImage = negImage;
+  // One negative per scene (ALBEF draws two): even rows pair the image with a hard negative text,
+  // odd rows the text with a hard negative image; the cross encoder is the dearest part of a step.
   const auto b = in.tokens.size(0);
-  const auto crossOut = MiniXvlm::crossOutput(net, torch::cat({th, th.index_select(0, negText), th}),
-                                              torch::cat({in.tokens, in.tokens.index_select(0, negText), in.tokens}),
-                                              torch::cat({vt, vt, vt.index_select(0, negImage)}), slot("cross"));
+  const auto rows = torch::arange(b, torch::kInt64);
+  const auto even = rows.remainder(2).eq(0);
+  const auto textIdx = torch::cat({rows, torch::where(even, negText, rows)});
+  const auto imageIdx = torch::cat({rows, torch::where(even, rows, negImage)});
+  const auto crossOut = MiniXvlm::crossOutput(net, th.index_select(0, textIdx), in.tokens.index_select(0, textIdx),
+                                              vt.index_select(0, imageIdx), slot("cross"));
   out.itm = MiniXvlm::itmLogits(net, crossOut);
-  out.itmTargets = torch::cat({torch::ones({b}, torch::kInt64), torch::zeros({2 * b}, torch::kInt64)});
+  out.itmTargets = torch::cat({torch::ones({b}, torch::kInt64), torch::zeros({b}, torch::kInt64)});
   if (in.maskedTokens.defined()) {
-    const auto mth = MiniXvlm::textHidden(net, o, in.maskedTokens);
-    const auto mout = MiniXvlm::crossOutput(net, mth, in.maskedTokens, vt, slot("cross_mlm"));
-    const auto where = in.mlmLabels.ne(kIgnore);
+    // MLM on the first half of the scenes (cost), each with its own image.
+    const auto m = std::max<std::int64_t>(1, b / 2);
+    const auto masked = trimPadding(in.maskedTokens.narrow(0, 0, m));
+    const auto labels = in.mlmLabels.narrow(0, 0, m).narrow(1, 0, masked.size(1));
+    const auto mth = MiniXvlm::textHidden(net, o, masked);
+    const auto mout = MiniXvlm::crossOutput(net, mth, masked, vt.narrow(0, 0, m), slot("cross_mlm"));
+    const auto where = labels.ne(kIgnore);
     out.mlm = MiniXvlm::mlmLogits(net, mout).index({where});
-    out.mlmTargets = in.mlmLabels.index({where});
+    out.mlmTargets = labels.index({where});
   }
   if (in.grid > 0) out.cells = MiniXvlm::cellLogits(net, o, vt, in.grid);
   return out;
@@ -367,7 +376,12 @@ void MiniXvlm::trainStages(const model::ModelContext& ctx) {
     PairInputs in;
     in.images = scenes["images"].index_select(0, idx);
     in.tokens = trimPadding(pickCaptions(scenes["all_captions"], idx, batches.choice(step, 5).index_select(0, idx)));
-    if (mlm) std::tie(in.maskedTokens, in.mlmLabels) = maskWords(in.tokens, o.mlm_probability, o.vocab_size, gen);
+    if (mlm) {
+      // Only the first half is used (pairForward); masking it alone keeps at least one word there.
+      const auto m = std::max<std::int64_t>(1, in.tokens.size(0) / 2);
+      std::tie(in.maskedTokens, in.mlmLabels) =
+          maskWords(in.tokens.narrow(0, 0, m), o.mlm_probability, o.vocab_size, gen);
+    }
     in.grid = o.grounding_weight > 0 ? grid : 0;
     return std::make_pair(in, idx);
   };
