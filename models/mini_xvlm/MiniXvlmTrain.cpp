@@ -361,13 +361,13 @@ void MiniXvlm::trainStages(const model::ModelContext& ctx) {
   const auto classes = scenes["labels"].where(scenes["labels"].ge(0), torch::full({}, kEmptyCell, torch::kInt64));
   std::map<std::string, torch::Tensor> val;
   if (!o.val_split.empty()) val = readFields(*ctx.data->split(o.val_split), {"images", "captions"});
-  auto logRecall = [&](MiniXvlmNet& net, const std::string& stage) {
+  auto logRecall = [&](MiniXvlmNet& net, const std::string& network, const std::string& stage) {
     if (val.empty()) return;
     const auto [i2t, t2i] = itcRecall(net, o, val["images"], val["captions"]);
-    logInfo("mini_xvlm ({} {}): val ITC R@1 (one caption per scene) i2t {:.1f} t2i {:.1f}", who, stage, i2t, t2i);
+    logInfo("mini_xvlm ({} {}): val ITC R@1 (one caption per scene) i2t {:.1f} t2i {:.1f}", network, stage, i2t, t2i);
     if (ctx.logMetric) {
-      ctx.logMetric("train/mini_xvlm/" + who + "/" + stage + "/val_itc_i2t_r1", i2t, 0);
-      ctx.logMetric("train/mini_xvlm/" + who + "/" + stage + "/val_itc_t2i_r1", t2i, 0);
+      ctx.logMetric("train/mini_xvlm/" + network + "/" + stage + "/val_itc_i2t_r1", i2t, 0);
+      ctx.logMetric("train/mini_xvlm/" + network + "/" + stage + "/val_itc_t2i_r1", t2i, 0);
     }
   };
   // The inputs of pretraining-style step `step`: its scenes, a caption each, and the MLM masking.
@@ -406,7 +406,7 @@ void MiniXvlm::trainStages(const model::ModelContext& ctx) {
                  const auto [in, idx] = pairInputs(batches, step, gen, true);
                  return pretrainLoss(pairForward(teacher, o, in, {}, {}, &gen, nullptr), idx);
                });
-      logRecall(teacher, "pretrain");
+      logRecall(teacher, "teacher", "pretrain");
     });
   }
 
@@ -433,7 +433,7 @@ void MiniXvlm::trainStages(const model::ModelContext& ctx) {
                                  model::stacksKd(s, t, kGeneralDistillKd);
                  return 0.6 * pretrainLoss(fs, idx) + 0.4 * kd;
                });
-      logRecall(net_, "distill");
+      logRecall(net_, who, "distill");
     });
   }
 
@@ -448,7 +448,7 @@ void MiniXvlm::trainStages(const model::ModelContext& ctx) {
                const auto f = pairForward(net_, o, in, {}, {}, &gen, nullptr);
                return itcLoss(f.sim) + F::cross_entropy(f.itm, f.itmTargets);
              });
-    logRecall(net_, "retrieval");
+    logRecall(net_, who, "retrieval");
   } else if (o.task == "vqa") {
     auto questions = readFields(*ctx.data->split(o.vqa_split), {"questions", "answers", "image_ids"});
     const auto rows = sceneRows(scenes["image_ids"], questions["image_ids"], "'" + o.train_split + "'");
