@@ -3,6 +3,7 @@
 #include "models/mini_blip2/MiniBlip2.h"
 #include "models/mini_clip/MiniClip.h"
 #include "models/mini_lm/MiniLm.h"
+#include "models/mini_xvlm/MiniXvlm.h"
 #include "models/mlp/MlpClassifier.h"
 
 namespace prunelab::models {
@@ -13,6 +14,9 @@ void registerAll(run::Registries& r) {
                           "BLIP-2-style VLM (ViT, Q-Former, decoder LM; staged training): VQA, captioning, retrieval");
   r.models.add<MiniClip>("mini_clip", "CLIP-style dual encoder (ViT + text transformer, InfoNCE): retrieval, zero-shot");
   r.models.add<MiniLm>("mini_lm", "decoder-only transformer LM on the text corpus (perplexity)");
+  r.models.add<MiniXvlm>("mini_xvlm",
+                         "X-VLM-style VLM (image, text and cross-modal encoders; ITC/ITM/MLM), its half-depth distilled "
+                         "student, VQA and retrieval heads: the EfficientVLM setting");
 }
 
 }  // namespace prunelab::models

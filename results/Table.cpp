@@ -75,7 +75,7 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
   const auto order = orderOf(spec["order"], rowKeys, kSpec, "rows key");
   const int digits = spec["digits"] ? spec["digits"].as<int>() : 2;
   // Rows left out of the bolding (e.g. the dense baseline): rows key -> value.
-  const auto unranked = stringMap(spec["unranked"]);
+  const auto unranked = whereOf(spec["unranked"], "table");
   for (const auto& [k, v] : unranked)
     PL_CHECK(std::find(rowKeys.begin(), rowKeys.end(), k) != rowKeys.end(),
              "table spec: 'unranked' names '{}', which is not a rows key{}", k, didYouMean(k, rowKeys));
@@ -184,7 +184,8 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
   for (std::size_t i = 0; i < rowValues.size(); ++i)
     for (std::size_t k = 0; k < rowKeys.size(); ++k) {
       auto u = unranked.find(rowKeys[k]);
-      if (u != unranked.end() && u->second == rowValues[i][k]) ranked[i] = false;
+      if (u != unranked.end() && std::find(u->second.begin(), u->second.end(), rowValues[i][k]) != u->second.end())
+        ranked[i] = false;
     }
   // Per group of rows (one group without bold_within) and column: the best value as printed.
   const auto groupOf = [&](std::size_t i) {

@@ -21,7 +21,7 @@ namespace prunelab::results {
 ///
 /// Derived columns: `{label: avg, mean_of: [VQA, CIDEr]}` is the per-row mean of earlier columns
 /// (missing when one of them is). Unless `bold: false`, the best cell of each ranked column is
-/// bold (among rows not listed in `unranked: {pruner: none}`; not when all cells tie) (md `**x**`, LaTeX `\textbf`): higher is better unless the column says `better: lower`
+/// bold (among rows not listed in `unranked: {pruner: none}` or `{pruner: [none, module_probe]}`; not when all cells tie) (md `**x**`, LaTeX `\textbf`): higher is better unless the column says `better: lower`
 /// or `none`; with `bold_within: pruner.sparsity` (a rows key) the best is chosen among the rows
 /// sharing that key's value, so each sparsity level has its own winner; without it, time/memory/loss/perplexity metrics rank lower-is-better and sparsity,
 /// sizes and counts are not ranked. Formats: md, csv (plain numbers), latex (booktabs tabular,

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <typeinfo>
@@ -59,6 +60,10 @@ class Model {
   virtual Batch forwardBlock(const std::string& stack, int block, const Batch& state) = 0;
   /// Hash identifying the weights (recipe hash for trained models), recorded per run.
   virtual std::string weightsId() const = 0;
+  /// What a checkpoint of this model needs besides its tensors to be loaded again (e.g. which
+  /// heads and neurons a structured pruning kept, so the loader builds the smaller shapes): string
+  /// metadata the Runner writes into pruned.safetensors with save_checkpoint. Default: none.
+  virtual std::map<std::string, std::string> checkpointMetadata() const { return {}; }
 
   /// The calibration loss of `batch` when block `block` of `stack` receives `state` (the state
   /// forwardBlock would get there): runs that block, the rest of the stack, every later stack

@@ -47,7 +47,8 @@ void saveRunTensors(model::Model& model, const std::vector<store::LayerRecord>& 
     std::vector<std::pair<std::string, torch::Tensor>> tensors;
     for (const auto& p : model.module().named_parameters()) tensors.emplace_back(p.key(), p.value().detach());
     for (const auto& b : model.module().named_buffers()) tensors.emplace_back(b.key(), b.value().detach());
-    auto meta = metadata;
+    auto meta = model.checkpointMetadata();
+    for (const auto& [key, value] : metadata) meta[key] = value;
     meta["weights_id"] = model.weightsId();
     model::saveSafetensors(dir / "pruned.safetensors", tensors, meta);
   }

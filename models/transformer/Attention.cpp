@@ -27,12 +27,17 @@ void checkHeads(std::int64_t dim, std::int64_t heads) {
 }  // namespace
 
 torch::Tensor scaledDotProductAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                        const torch::Tensor& allowed) {
+                                        const torch::Tensor& allowed, torch::Tensor* probsOut) {
   auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(q.size(-1))));
-  if (!allowed.defined()) return torch::matmul(torch::softmax(scores, -1), v);
-  scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
-  // A fully masked row is NaN after softmax; it becomes a zero row (no information, no NaN).
-  auto probs = torch::softmax(scores, -1).masked_fill(allowed.logical_not(), 0.0);
+  torch::Tensor probs;
+  if (!allowed.defined()) {
+    probs = torch::softmax(scores, -1);
+  } else {
+    scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+    // A fully masked row is NaN after softmax; it becomes a zero row (no information, no NaN).
+    probs = torch::softmax(scores, -1).masked_fill(allowed.logical_not(), 0.0);
+  }
+  if (probsOut != nullptr) *probsOut = probs;
   return torch::matmul(probs, v);
 }
 
@@ -93,8 +98,8 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Te
   const auto h = heads();
   if (h == 0) return outputBiasOnly(proj, x);
   auto parts = qkv->forward(x).chunk(3, -1);
-  auto out =
-      scaledDotProductAttention(splitHeads(parts[0], h), splitHeads(parts[1], h), splitHeads(parts[2], h), allowed);
+  auto out = scaledDotProductAttention(splitHeads(parts[0], h), splitHeads(parts[1], h), splitHeads(parts[2], h),
+                                       allowed, probsSink_);
   if (headMask_.defined()) out = out * headMask_.view({1, h, 1, 1});
   return proj->forward(mergeHeads(out));
 }
@@ -119,7 +124,7 @@ torch::Tensor CrossAttentionImpl::forward(const torch::Tensor& x, const torch::T
   if (h == 0) return outputBiasOnly(proj, x);
   auto parts = kv->forward(context).chunk(2, -1);
   auto out = scaledDotProductAttention(splitHeads(q->forward(x), h), splitHeads(parts[0], h), splitHeads(parts[1], h),
-                                       allowed);
+                                       allowed, probsSink_);
   if (headMask_.defined()) out = out * headMask_.view({1, h, 1, 1});
   return proj->forward(mergeHeads(out));
 }

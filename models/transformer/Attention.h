@@ -14,9 +14,10 @@ namespace prunelab::models {
 /// Softmax attention over heads, written out with matmuls (LibTorch 1.13 has no
 /// scaled_dot_product_attention). q [B,H,T,Dh], k and v [B,H,S,Dh]; `allowed` is a bool tensor
 /// broadcastable to [B,H,T,S] (true = query t may attend to key s) or undefined for "all". A query
-/// with no allowed key gets a zero output instead of NaN.
+/// with no allowed key gets a zero output instead of NaN. With `probs` set, the post-softmax
+/// probabilities [B,H,T,S] are stored there too (for attention distillation; no extra work).
 torch::Tensor scaledDotProductAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                                        const torch::Tensor& allowed);
+                                        const torch::Tensor& allowed, torch::Tensor* probs = nullptr);
 
 /// Bool [T,T], true on and below the diagonal: position t sees positions <= t.
 torch::Tensor causalMask(std::int64_t length, const torch::Device& device);
@@ -62,12 +63,17 @@ class SelfAttentionImpl : public torch::nn::Module {
   std::int64_t heads() const { return proj->weight.size(1) / headDim_; }
   /// Width of one head; fixed at construction.
   std::int64_t headDim() const { return headDim_; }
+  /// While `sink` is set (not null), each forward stores its post-softmax probabilities
+  /// [B,H,T,S] there (knowledge distillation of attention maps); null stops it. Costs one pointer
+  /// test per forward when unset.
+  void recordProbs(torch::Tensor* sink) { probsSink_ = sink; }
 
   model::PrunableLinear qkv{nullptr}, proj{nullptr};
 
  private:
   std::int64_t headDim_;
   torch::Tensor headMask_;
+  torch::Tensor* probsSink_ = nullptr;
 };
 TORCH_MODULE(SelfAttention);
 
@@ -89,12 +95,15 @@ class CrossAttentionImpl : public torch::nn::Module {
   std::int64_t heads() const { return proj->weight.size(1) / headDim_; }
   /// Width of one head; fixed at construction.
   std::int64_t headDim() const { return headDim_; }
+  /// Stores each forward's attention probabilities in `sink` while set (see SelfAttentionImpl).
+  void recordProbs(torch::Tensor* sink) { probsSink_ = sink; }
 
   model::PrunableLinear q{nullptr}, kv{nullptr}, proj{nullptr};
 
  private:
   std::int64_t headDim_;
   torch::Tensor headMask_;
+  torch::Tensor* probsSink_ = nullptr;
 };
 TORCH_MODULE(CrossAttention);
 

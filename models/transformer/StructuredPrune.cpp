@@ -113,6 +113,37 @@ void removeNeurons(GeluMlp& mlp, const std::vector<std::int64_t>& keepNeurons) {
   mlp->setNeuronMask(mask);
 }
 
+namespace {
+
+// Σ of squares per head of a projection holding `parts` fused head-major blocks of rows (dim 0), or
+// of its columns (dim 1, one block): [heads].
+torch::Tensor headSquares(const torch::Tensor& weight, std::int64_t heads, std::int64_t parts, int dim) {
+  if (heads == 0) return torch::zeros({0});
+  const auto w = weight.detach().to(torch::kFloat);
+  if (dim == 0) return w.pow(2).reshape({parts, heads, -1}).sum(std::vector<std::int64_t>{0, 2});
+  return w.pow(2).reshape({w.size(0), heads, -1}).sum(std::vector<std::int64_t>{0, 2});
+}
+
+}  // namespace
+
+torch::Tensor headNorms(const SelfAttention& attn) {
+  const auto h = attn->heads();
+  return (headSquares(attn->qkv->weight, h, 3, 0) + headSquares(attn->proj->weight, h, 1, 1)).sqrt();
+}
+
+torch::Tensor headNorms(const CrossAttention& attn) {
+  const auto h = attn->heads();
+  return (headSquares(attn->q->weight, h, 1, 0) + headSquares(attn->kv->weight, h, 2, 0) +
+          headSquares(attn->proj->weight, h, 1, 1))
+      .sqrt();
+}
+
+torch::Tensor neuronNorms(const GeluMlp& mlp) {
+  if (mlp->neurons() == 0) return torch::zeros({0});
+  const auto fc1 = mlp->fc1->weight.detach().to(torch::kFloat), fc2 = mlp->fc2->weight.detach().to(torch::kFloat);
+  return (fc1.pow(2).sum(1) + fc2.pow(2).sum(0)).sqrt();
+}
+
 std::vector<std::int64_t> keptIndices(const torch::Tensor& binaryMask, std::int64_t size, const char* what) {
   if (!binaryMask.defined()) {
     std::vector<std::int64_t> all(static_cast<std::size_t>(size));

@@ -59,6 +59,14 @@ void removeHeads(CrossAttention& attn, const std::vector<std::int64_t>& keepHead
 /// Keeps neurons `keepNeurons` of `mlp` (ascending, in [0, neurons())).
 void removeNeurons(GeluMlp& mlp, const std::vector<std::int64_t>& keepNeurons);
 
+/// L2 norm of the weights behind each head of `attn`: its q, k and v rows of `qkv` and its columns
+/// of `proj` (biases left out) — [heads()], the magnitude score of uniform structured pruning.
+torch::Tensor headNorms(const SelfAttention& attn);
+/// The same for a cross-attention: rows of `q` and of the fused `kv`, columns of `proj`.
+torch::Tensor headNorms(const CrossAttention& attn);
+/// L2 norm of each MLP neuron's fc1 row and fc2 column — [neurons()].
+torch::Tensor neuronNorms(const GeluMlp& mlp);
+
 /// The indices where a binary mask is 1; an error unless every entry is exactly 0 or 1 and the
 /// length is `size`. `what` names the mask in the error.
 std::vector<std::int64_t> keptIndices(const torch::Tensor& binaryMask, std::int64_t size, const char* what);

@@ -64,7 +64,27 @@ model::Batch TransformerStackImpl::forwardBlock(int block, const model::Batch& s
     }
   }
   model::Batch next = state;
-  next.set(StackState::kHidden, b->forward(hidden, selfAllowed, context, crossAllowed, crossRows));
+  if (recording_ == nullptr) {
+    next.set(StackState::kHidden, b->forward(hidden, selfAllowed, context, crossAllowed, crossRows));
+    return next;
+  }
+  if (block == 0) recording_->hidden.push_back(hidden);
+  torch::Tensor selfProbs, crossProbs;
+  b->attn->recordProbs(&selfProbs);
+  if (b->hasCross()) b->cross->recordProbs(&crossProbs);
+  try {
+    next.set(StackState::kHidden, b->forward(hidden, selfAllowed, context, crossAllowed, crossRows));
+  } catch (...) {
+    b->attn->recordProbs(nullptr);
+    if (b->hasCross()) b->cross->recordProbs(nullptr);
+    throw;
+  }
+  b->attn->recordProbs(nullptr);
+  if (b->hasCross()) b->cross->recordProbs(nullptr);
+  recording_->hidden.push_back(next.at(StackState::kHidden));
+  // A sub-layer with every head removed computes no probabilities: nothing to record.
+  if (selfProbs.defined()) recording_->selfAttention.push_back(selfProbs);
+  if (crossProbs.defined()) recording_->crossAttention.push_back(crossProbs);
   return next;
 }
 

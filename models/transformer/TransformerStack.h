@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "framework/model/Batch.h"
+#include "framework/model/Distillation.h"
 #include "framework/model/Model.h"
 #include "models/transformer/TransformerBlock.h"
 
@@ -77,10 +78,18 @@ class TransformerStackImpl : public torch::nn::Module {
   const std::vector<TransformerBlock>& blocks() const { return blocks_; }
   const StackOptions& options() const { return options_; }
 
+  /// While `recording` is set (not null), every forwardBlock appends to it: block 0 first pushes
+  /// its input hidden state, each block then its output hidden state and its attention
+  /// probabilities (self, and cross when it ran), so a forward from block 0 fills it as
+  /// model::StackRecording describes. Null (the default) records nothing and costs one pointer
+  /// test per block. The caller owns the recording and clears it between forwards.
+  void setRecording(model::StackRecording* recording) { recording_ = recording; }
+
  private:
   void initWeights();
 
   StackOptions options_;
+  model::StackRecording* recording_ = nullptr;
   torch::nn::ModuleList blocksList_{nullptr};
   std::vector<TransformerBlock> blocks_;
 };

@@ -57,6 +57,12 @@ TEST_F(TableTest, UnrankedRowsAndAllTiedColumnsAreNeverBold) {
   EXPECT_CONTAINS(out, "| magnitude | 40 | 8 |");
   EXPECT_CONTAINS(errorOf([&] { render("rows: pruner\nunranked: {prunr: none}\ncolumns:\n  - {metric: vqa/acc}\n"); }),
                   "did you mean 'pruner'");
+  // A list leaves several values out of the ranking.
+  add("owl", 0.5, 0, {{"vqa/acc", 30}, {"model/bytes", 8}});
+  const auto several = render(
+      "rows: pruner\nunranked: {pruner: [none, wanda]}\ndigits: 0\ncolumns:\n  - {label: acc, metric: vqa/acc}\n");
+  EXPECT_CONTAINS(several, "| wanda | 50 |");
+  EXPECT_CONTAINS(several, "| magnitude | **40** |");
 }
 
 TEST_F(TableTest, BoldWithinPicksTheBestOfEachGroupOfRows) {

@@ -199,5 +199,37 @@ TEST(TransformerStackTest, InitialWeightsComeFromTheSeedAlone) {
   EXPECT_EQ(refs[0].layer->bias.abs().sum().item<double>(), 0.0);
 }
 
+TEST(TransformerStackTest, ARecordingHoldsEveryHiddenStateAndAttentionMapAndChangesNothing) {
+  auto stack = makeStack("cross", false, 3, /*contextDim=*/8, /*depth=*/3);
+  auto x = randomHidden(2, 5);
+  model::Batch state;
+  state.set(StackState::kHidden, x);
+  state.set(StackState::kContext, torch::randn({2, 4, 8}));
+  state.set(StackState::kMask, torch::tensor({1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, torch::kInt64).view({2, 5}));
+  const auto plain = stack->forward(state).at(StackState::kHidden);
+  model::StackRecording rec;
+  stack->setRecording(&rec);
+  const auto recorded = stack->forward(state).at(StackState::kHidden);
+  stack->setRecording(nullptr);
+  EXPECT_TRUE(torch::equal(plain, recorded)) << "recording must not change the output";
+  ASSERT_EQ(rec.hidden.size(), 4u);
+  EXPECT_TRUE(torch::equal(rec.hidden[0], x));
+  model::Batch s = state;
+  for (int b = 0; b < 3; ++b) {
+    s = stack->forwardBlock(b, s);
+    EXPECT_TRUE(torch::equal(rec.hidden[static_cast<std::size_t>(b) + 1], s.at(StackState::kHidden))) << b;
+  }
+  ASSERT_EQ(rec.selfAttention.size(), 3u);
+  ASSERT_EQ(rec.crossAttention.size(), 3u);
+  EXPECT_EQ(rec.selfAttention[0].sizes(), (std::vector<std::int64_t>{2, 4, 5, 5}));
+  EXPECT_EQ(rec.crossAttention[2].sizes(), (std::vector<std::int64_t>{2, 4, 5, 4}));
+  // Post-softmax: every row sums to 1; the padded keys of item 1 get no weight.
+  EXPECT_TRUE(torch::allclose(rec.selfAttention[1].sum(-1), torch::ones({2, 4, 5}), 0, 1e-5));
+  EXPECT_EQ(rec.selfAttention[1][1].narrow(-1, 3, 2).abs().sum().item<double>(), 0.0);
+  // Detached again: nothing more is recorded.
+  stack->forward(state);
+  EXPECT_EQ(rec.hidden.size(), 4u);
+}
+
 }  // namespace
 }  // namespace prunelab::models
