@@ -6,6 +6,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "framework/core/Suggest.h"
 #include "models/transformer/Generation.h"
 #include "models/transformer/Recipe.h"
 
@@ -67,6 +68,8 @@ void MiniBlip2Options::validate() const {
   for (const auto& [value, name] : Reals{{vision_lr, "vision_lr"}, {qformer_lr, "qformer_lr"},
                                          {generative_lr, "generative_lr"}, {lm_lr, "lm_lr"}})
     PL_CHECK(value > 0, "{} must be positive, got {}", name, value);
+  checkOneOf("soft_prompt_position", soft_prompt_position, {"before_target", "start"});
+  PL_CHECK(bridge_context_pos_std >= 0, "bridge_context_pos_std must be >= 0, got {}", bridge_context_pos_std);
   PL_CHECK(vqa_fraction >= 0 && vqa_fraction <= 1, "vqa_fraction must be in [0, 1], got {}", vqa_fraction);
   PL_CHECK(weight_decay >= 0 && grad_clip >= 0, "weight_decay and grad_clip must be >= 0");
 }
@@ -90,6 +93,7 @@ MiniBlip2NetImpl::MiniBlip2NetImpl(const MiniBlip2Options& o, std::uint64_t seed
   queries = register_parameter("queries", torch::zeros({o.num_queries, o.bridge_dim}));
   bridgeTokEmbed = register_module("bridge_tok_embed", Embedding(o.vocab_size, o.bridge_dim));
   bridgeTextPos = register_parameter("bridge_text_pos", torch::zeros({o.max_text_len, o.bridge_dim}));
+  bridgeContextPos = register_parameter("bridge_context_pos", torch::zeros({side * side, o.vision_dim}));
   bridge = register_module(
       kBridge,
       TransformerStack(StackOptions(kBridge, "bridge", o.bridge_depth,
@@ -120,6 +124,7 @@ MiniBlip2NetImpl::MiniBlip2NetImpl(const MiniBlip2Options& o, std::uint64_t seed
   }
   for (auto* t : {&visionPos, &bridgeTextPos, &lmPos}) t->normal_(0.0, 0.01, gen);
   queries.normal_(0.0, 0.02, gen);
+  if (o.bridge_context_pos_std > 0) bridgeContextPos.normal_(0.0, o.bridge_context_pos_std, gen);
   bridgeTokEmbed->weight.normal_(0.0, 0.02, gen);
   lmTokEmbed->weight.normal_(0.0, 0.02, gen);
 }
@@ -166,10 +171,17 @@ torch::Tensor MiniBlip2::cellLogits(const torch::Tensor& features, std::int64_t 
   return net_->cellHead->forward(cells.reshape({b, grid * grid, d}));
 }
 
+torch::Tensor MiniBlip2::bridgeContext(const torch::Tensor& features) {
+  PL_CHECK(features.dim() == 3 && features.size(1) == net_->bridgeContextPos.size(0),
+           "mini_blip2: the Q-Former attends to {} vision tokens, got features {}", net_->bridgeContextPos.size(0),
+           c10::str(features.sizes()));
+  return features + net_->bridgeContextPos;
+}
+
 torch::Tensor MiniBlip2::queryOutputs(const torch::Tensor& features) {
   model::Batch state;
   state.set(StackState::kHidden, net_->queries.unsqueeze(0).expand({features.size(0), -1, -1}));
-  state.set(StackState::kContext, features);
+  state.set(StackState::kContext, bridgeContext(features));
   return net_->bridgeLn->forward(net_->bridge->forward(state).at(StackState::kHidden));
 }
 
@@ -192,7 +204,7 @@ model::Batch MiniBlip2::jointInputs(const torch::Tensor& features, const torch::
   auto text = net_->bridgeTokEmbed->forward(tokens) + net_->bridgeTextPos.narrow(0, 0, t);
   model::Batch state;
   state.set(StackState::kHidden, torch::cat({net_->queries.unsqueeze(0).expand({b, -1, -1}), text}, 1));
-  state.set(StackState::kContext, features);
+  state.set(StackState::kContext, bridgeContext(features));
   state.set(StackState::kCrossRows, torch::tensor(q));
   if (tokens.eq(kPad).any().item<bool>())
     state.set(StackState::kMask, torch::cat({torch::ones({b, q}, torch::kBool), tokens.ne(kPad)}, 1));
@@ -219,7 +231,7 @@ model::Batch MiniBlip2::softPromptInputs(const torch::Tensor& features, const to
   }
   model::Batch state;
   state.set(StackState::kHidden, net_->queries.unsqueeze(0).expand({features.size(0), -1, -1}));
-  state.set(StackState::kContext, features);
+  state.set(StackState::kContext, bridgeContext(features));
   return state;
 }
 
@@ -232,24 +244,30 @@ torch::Tensor MiniBlip2::softPrompt(const torch::Tensor& features, const torch::
   return softPromptFrom(net_->bridge->forward(softPromptInputs(features, prompt)));
 }
 
-torch::Tensor MiniBlip2::promptTokens(const torch::Tensor& tokens, const torch::Tensor& labels) {
-  PL_CHECK(tokens.dim() == 2 && tokens.sizes() == labels.sizes(), "mini_blip2: tokens {} and labels {} differ in shape",
-           c10::str(tokens.sizes()), c10::str(labels.sizes()));
+std::vector<std::int64_t> MiniBlip2::promptLengths(const torch::Tensor& labels) {
+  PL_CHECK(labels.dim() == 2, "mini_blip2: labels must be [batch, tokens], got {}", c10::str(labels.sizes()));
   auto l = labels.contiguous();
   auto la = l.accessor<std::int64_t, 2>();
   std::vector<std::int64_t> lengths;
-  std::int64_t longest = 1;
   for (std::int64_t r = 0; r < l.size(0); ++r) {
     std::int64_t j = 0;
     while (j < l.size(1) && la[r][j] == kIgnore) ++j;
     PL_CHECK(j < l.size(1), "mini_blip2: example {} of the batch has no target token", r);
     lengths.push_back(j + 1);  // position j predicts the first target: tokens 0..j are the prompt
-    longest = std::max(longest, j + 1);
   }
-  auto out = torch::zeros({l.size(0), longest}, torch::kInt64);
-  for (std::int64_t r = 0; r < l.size(0); ++r)
-    out[r].narrow(0, 0, lengths[static_cast<std::size_t>(r)])
-        .copy_(tokens[r].narrow(0, 0, lengths[static_cast<std::size_t>(r)]));
+  return lengths;
+}
+
+torch::Tensor MiniBlip2::promptTokens(const torch::Tensor& tokens, const torch::Tensor& labels) {
+  PL_CHECK(tokens.dim() == 2 && tokens.sizes() == labels.sizes(), "mini_blip2: tokens {} and labels {} differ in shape",
+           c10::str(tokens.sizes()), c10::str(labels.sizes()));
+  const auto lengths = promptLengths(labels);
+  const auto longest = *std::max_element(lengths.begin(), lengths.end());
+  auto out = torch::zeros({tokens.size(0), longest}, torch::kInt64);
+  for (std::int64_t r = 0; r < tokens.size(0); ++r) {
+    const auto len = lengths[static_cast<std::size_t>(r)];
+    out[r].narrow(0, 0, len).copy_(tokens[r].narrow(0, 0, len));
+  }
   return out;
 }
 
@@ -275,20 +293,46 @@ torch::Tensor MiniBlip2::itgLogits(const torch::Tensor& jointHidden) {
 
 model::Batch MiniBlip2::languageInputs(const torch::Tensor& softPrompt, const torch::Tensor& tokens,
                                        const torch::Tensor& labels) {
-  const std::int64_t b = tokens.size(0), q = softPrompt.size(1), t = tokens.size(1);
-  PL_CHECK(q + t <= options_.lm_max_len,
+  const std::int64_t b = tokens.size(0), q = softPrompt.size(1), t = tokens.size(1), n = q + t;
+  PL_CHECK(n <= options_.lm_max_len,
            "mini_blip2: {} soft-prompt positions and {} text tokens exceed the LM's {} positions (lm_max_len)", q, t,
            options_.lm_max_len);
   PL_CHECK(tokens.numel() == 0 || tokens.max().item<std::int64_t>() < options_.vocab_size,
            "mini_blip2: token id {} outside the vocabulary of {}: set model.vocab_size to the tokenizer's size",
            tokens.max().item<std::int64_t>(), options_.vocab_size);
+  // Row r reads [text 0..at) [soft 0..q) [text at..t) out of cat(text, soft); a label belongs to
+  // the position it is predicted at.
+  const auto lengths = promptLengths(labels);
+  auto order = torch::empty({b, n}, torch::kInt64);
+  auto moved = torch::full({b, n}, kIgnore, torch::kInt64);
+  auto oa = order.accessor<std::int64_t, 2>();
+  auto ma = moved.accessor<std::int64_t, 2>();
+  auto l = labels.contiguous();
+  auto la = l.accessor<std::int64_t, 2>();
+  for (std::int64_t r = 0; r < b; ++r) {
+    const std::int64_t at = softPromptAt(lengths[static_cast<std::size_t>(r)]);
+    for (std::int64_t p = 0; p < n; ++p) {
+      const bool soft = p >= at && p < at + q;
+      oa[r][p] = soft ? t + (p - at) : (p < at ? p : p - q);
+    }
+    for (std::int64_t i = 0; i < t; ++i) ma[r][i < at ? i : i + q] = la[r][i];
+    if (at > 0) {  // the text position before the soft prompt now predicts a soft position
+      ma[r][at + q - 1] = ma[r][at - 1];
+      ma[r][at - 1] = kIgnore;
+    }
+  }
+  auto source = torch::cat({net_->lmTokEmbed->forward(tokens), softPrompt}, 1);
   model::Batch state;
-  state.set(StackState::kHidden,
-            torch::cat({softPrompt, net_->lmTokEmbed->forward(tokens)}, 1) + net_->lmPos.narrow(0, 0, q + t));
-  state.set(kLabels, torch::cat({torch::full({b, q}, kIgnore, torch::kInt64), labels}, 1));
+  state.set(StackState::kHidden, source.gather(1, order.unsqueeze(-1).expand({b, n, source.size(2)})) +
+                                     net_->lmPos.narrow(0, 0, n));
+  state.set(kLabels, moved);
   if (tokens.eq(kPad).any().item<bool>())
-    state.set(StackState::kMask, torch::cat({torch::ones({b, q}, torch::kBool), tokens.ne(kPad)}, 1));
+    state.set(StackState::kMask, torch::cat({tokens.ne(kPad), torch::ones({b, q}, torch::kBool)}, 1).gather(1, order));
   return state;
+}
+
+std::int64_t MiniBlip2::softPromptAt(std::int64_t promptLength) const {
+  return options_.soft_prompt_position == "start" ? 0 : promptLength;
 }
 
 std::pair<torch::Tensor, torch::Tensor> MiniBlip2::lmText(const model::Batch& batch) const {
@@ -488,8 +532,13 @@ std::vector<std::vector<std::int64_t>> MiniBlip2::generate(const model::Batch& i
     const auto groupSoft = softPrompt(features.index_select(0, torch::tensor(items, torch::kInt64)), groupPrompts);
     auto step = [&](const torch::Tensor& rows, const torch::Tensor& tokens) {
       const auto t = tokens.size(1);
+      // The soft prompt sits where languageInputs puts it: after the prompt, or first.
+      const auto at = softPromptAt(static_cast<std::int64_t>(length));
+      const auto text = net_->lmTokEmbed->forward(tokens);
       model::Batch state;
-      state.set(StackState::kHidden, torch::cat({groupSoft.index_select(0, rows), net_->lmTokEmbed->forward(tokens)}, 1) +
+      state.set(StackState::kHidden, torch::cat({text.narrow(1, 0, at), groupSoft.index_select(0, rows),
+                                                 text.narrow(1, at, t - at)},
+                                                1) +
                                          net_->lmPos.narrow(0, 0, q + t));
       auto h = net_->language->forward(state).at(StackState::kHidden).select(1, q + t - 1);
       return torch::log_softmax(torch::matmul(net_->lmLnF->forward(h), net_->lmTokEmbed->weight.t()), -1);

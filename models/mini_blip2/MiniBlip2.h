@@ -26,6 +26,7 @@ struct MiniBlip2Options {
   std::int64_t bridge_heads = 4;
   std::int64_t bridge_mlp_dim = 256;
   std::int64_t embed_dim = 64;
+  double bridge_context_pos_std = 0.5;
   // Language model (mini_lm's architecture and recipe, trained by mini_lm's own code and cache).
   std::int64_t vocab_size = 123;
   std::int64_t max_text_len = 32;
@@ -55,6 +56,7 @@ struct MiniBlip2Options {
   double vqa_fraction = 0.6;
   double generative_itc_weight = 1.0;
   bool qformer_reads_prompt = true;
+  std::string soft_prompt_position = "before_target";
   // Shared.
   std::int64_t batch_size = 128;
   std::int64_t warmup_steps = 100;
@@ -76,6 +78,9 @@ struct MiniBlip2Options {
     v(bridge_heads, "bridge_heads", "attention heads of the Q-Former");
     v(bridge_mlp_dim, "bridge_mlp_dim", "MLP width of the Q-Former blocks");
     v(embed_dim, "embed_dim", "width of the ITC space");
+    v(bridge_context_pos_std, "bridge_context_pos_std",
+      "init std of the Q-Former's learned position embeddings of the vision tokens it attends to (added to "
+      "the frozen features; vision_ln makes them unit-scale)");
     v(vocab_size, "vocab_size", "token ids are 0..vocab_size-1; must cover the dataset's tokenizer");
     v(max_text_len, "max_text_len", "learned text positions of the Q-Former");
     v(lm_dim, "lm_dim", "width of the language model");
@@ -103,6 +108,9 @@ struct MiniBlip2Options {
     v(qformer_reads_prompt, "qformer_reads_prompt",
       "the Q-Former reads the LM's prompt (a VQA question) beside its queries when it makes the soft prompt, as "
       "BLIP-2's VQA fine-tuning conditions it on the question; false = queries only (BLIP-2's zero-shot form)");
+    v(soft_prompt_position, "soft_prompt_position",
+      "where the soft prompt enters the LM's input: 'before_target' (after the prompt text, just before the text to "
+      "predict, where a small LM's mostly local attention reads it) or 'start' (before all text, as BLIP-2)");
     v(batch_size, "batch_size", "stages (a) and (c): scenes per step (the ITC negatives)");
     v(warmup_steps, "warmup_steps", "steps of linear warmup of every stage (then cosine decay to 0)");
     v(weight_decay, "weight_decay", "AdamW weight decay of the Linear weights");
@@ -115,7 +123,8 @@ struct MiniBlip2Options {
 /// The network of mini_blip2. Parameter names (= checkpoint names):
 ///  - vision: "patch_embed", "vision_pos", stack "vision" (modality "vision"), "vision_ln", and the
 ///    stage (a) head "cell_head" (per cell: 11 class logits, 10 = empty, then 2 shade, 2 size);
-///  - bridge: "queries" [Q, bridge_dim], "bridge_tok_embed", "bridge_text_pos", stack "bridge"
+///  - bridge: "queries" [Q, bridge_dim], "bridge_tok_embed", "bridge_text_pos", "bridge_context_pos"
+///    (learned positions of the vision tokens, added to them for the cross-attention), stack "bridge"
 ///    (modality "bridge"; blocks with cross-attention to the vision tokens, on the query rows
 ///    only), "bridge_ln", ITC projections "itc_vision_proj" / "itc_text_proj", "itc_temp", ITM head
 ///    "itm_head", and "llm_proj" (queries -> LM width, the soft prompt);
@@ -134,6 +143,7 @@ class MiniBlip2NetImpl : public torch::nn::Module {
   torch::Tensor queries;
   torch::nn::Embedding bridgeTokEmbed{nullptr};
   torch::Tensor bridgeTextPos;
+  torch::Tensor bridgeContextPos;
   TransformerStack bridge{nullptr};
   torch::nn::LayerNorm bridgeLn{nullptr};
   torch::nn::Linear itcVisionProj{nullptr}, itcTextProj{nullptr}, itmHead{nullptr}, llmProj{nullptr};
@@ -168,6 +178,12 @@ TORCH_MODULE(MiniBlip2Net);
 ///      is how BLIP-2 fine-tunes for VQA ("the question tokens are given as input to the Q-Former
 ///      and interact with the queries via the self-attention layers", BLIP-2 §4.3) and what
 ///      InstructBLIP makes general; the LM stays frozen. Retrieval (ITC) uses the queries alone.
+///      soft_prompt_position 'before_target' (default) puts the soft prompt after that prompt text,
+///      right before the text to predict ("[BOS] question q answer <soft> a", "[BOS] <soft>
+///      caption"); BLIP-2 puts it before all text ('start'). The 4-block LM, pretrained on short
+///      templated texts, attends mostly to nearby positions: with the soft prompt first it reads
+///      it for the first words only (captions began with the right item count and then followed
+///      the LM's prior; VQA stayed at 52% with train accuracy equal to test accuracy).
 /// Each stage is cached on its own (by its recipe, which includes the earlier stages'), the whole
 /// model as cache_dir/models/mini_blip2-<id>.safetensors with its config beside it.
 ///
@@ -181,7 +197,7 @@ TORCH_MODULE(MiniBlip2Net);
 /// otherwise on the whole of "captions". States:
 ///  - "vision": {"hidden"} patch tokens;
 ///  - "bridge": {"hidden" queries [B,Q,bridge_dim] then (qformer_reads_prompt) the prompt text,
-///    "context" vision tokens, "cross_rows" Q and "mask" when the prompt text is padded};
+///    "context" vision tokens + bridge_context_pos, "cross_rows" Q and "mask" when the prompt text is padded};
 ///  - "language": {"hidden" soft prompt + text embeddings, "lm_labels" (next-token targets, -100 =
 ///    none), "mask" when padding remains}.
 class MiniBlip2 : public model::Model,
@@ -233,6 +249,9 @@ class MiniBlip2 : public model::Model,
   torch::Tensor visionFeatures(const torch::Tensor& images);
   /// Per-cell logits [B, G*G, 15] of stage (a) from vision features, for a G x G grid.
   torch::Tensor cellLogits(const torch::Tensor& features, std::int64_t grid);
+  /// The Q-Former's cross-attention context: the vision features plus bridge_context_pos, the
+  /// position of each vision token (stage (a) never needed positions, so its tokens carry little).
+  torch::Tensor bridgeContext(const torch::Tensor& features);
   /// Query outputs [B, Q, bridge_dim] (after bridge_ln) of the queries-only pass over features.
   torch::Tensor queryOutputs(const torch::Tensor& features);
   /// Q-Former text-only pass (no cross-attention): hidden [B, T, bridge_dim] after bridge_ln.
@@ -252,6 +271,11 @@ class MiniBlip2 : public model::Model,
   /// Each row's LM prompt: its tokens up to the position that predicts the first target, [B,P]
   /// right padded (with labels as lmText returns them).
   static torch::Tensor promptTokens(const torch::Tensor& tokens, const torch::Tensor& labels);
+  /// Each row's prompt length (the tokens before its first target), from lmText's labels.
+  static std::vector<std::int64_t> promptLengths(const torch::Tensor& labels);
+  /// Where the soft prompt of a row with a `promptLength`-token prompt starts among the LM's text
+  /// positions: promptLength for soft_prompt_position 'before_target', 0 for 'start'.
+  std::int64_t softPromptAt(std::int64_t promptLength) const;
   /// ITM match logits [B] (mean over queries of logit 1) and the full logits [B,2] of the pairs.
   torch::Tensor itmLogits(const torch::Tensor& features, const torch::Tensor& tokens);
   /// Normalised ITC query embeddings [B, Q, E] from query outputs, and text embeddings [B, E].
@@ -259,9 +283,11 @@ class MiniBlip2 : public model::Model,
   torch::Tensor itcText(const torch::Tensor& textHidden);
   /// ITG next-token logits [B, T, V] of the text part of a joint "itg" pass.
   torch::Tensor itgLogits(const torch::Tensor& jointHidden);
-  /// The language stack's input state: soft prompt [B,Q,lm_dim] then text tokens [B,T] (right
-  /// padded), with next-token labels [B,T] aligned to the tokens (labels[b,i] = the target
-  /// predicted at text position i, -100 = none).
+  /// The language stack's input state from the soft prompt [B,Q,lm_dim] and text tokens [B,T]
+  /// (right padded) with next-token labels [B,T] (labels[b,i] = the target predicted at text
+  /// position i, -100 = none): the soft prompt goes at each row's softPromptAt() position (its
+  /// prompt's length, or 0 for 'start'), and the labels move with the positions they belong to
+  /// (the last soft-prompt position predicts the first target).
   model::Batch languageInputs(const torch::Tensor& softPrompt, const torch::Tensor& tokens, const torch::Tensor& labels);
   /// The LM text and labels of a batch (prefix/target, question/answer, or captions).
   std::pair<torch::Tensor, torch::Tensor> lmText(const model::Batch& batch) const;

@@ -161,12 +161,12 @@ std::string MiniBlip2::recipeOf(const std::string& stage, const model::ModelCont
        {"image_size", "patch_size", "vision_dim", "vision_depth", "vision_heads", "vision_mlp_dim", "train_split",
         "vision_epochs", "vision_lr", "batch_size", "warmup_steps", "weight_decay", "grad_clip"}},
       {"qformer",
-       {"num_queries", "bridge_dim", "bridge_depth", "bridge_heads", "bridge_mlp_dim", "embed_dim", "vocab_size",
+       {"num_queries", "bridge_dim", "bridge_depth", "bridge_heads", "bridge_mlp_dim", "embed_dim", "bridge_context_pos_std", "vocab_size",
         "max_text_len", "qformer_epochs", "qformer_lr"}},
       {"generative",
        {"lm_dim", "lm_depth", "lm_heads", "lm_mlp_dim", "lm_max_len", "lm_steps", "lm_batch_size", "lm_lr",
         "lm_split", "vqa_split", "generative_steps", "generative_batch_size", "generative_lr", "vqa_fraction",
-        "generative_itc_weight", "qformer_reads_prompt"}}};
+        "generative_itc_weight", "qformer_reads_prompt", "soft_prompt_position"}}};
   const auto all = config::toJson(dumpOptions(options_));
   std::string recipe = fmt::format("mini_blip2-v1|{}|{}", ctx.data->fingerprint(), ctx.seed);
   for (const auto* s : {"vision", "qformer", "generative"}) {
@@ -284,6 +284,7 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
   qformer.add("queries", net_->queries)
       .add("bridge_tok_embed", net_->bridgeTokEmbed)
       .add("bridge_text_pos", net_->bridgeTextPos)
+      .add("bridge_context_pos", net_->bridgeContextPos)
       .add("bridge", net_->bridge)
       .add("bridge_ln", net_->bridgeLn)
       .add("itc_vision_proj", net_->itcVisionProj)
@@ -369,6 +370,7 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
   generative.add("queries", net_->queries)
       .add("bridge", net_->bridge)
       .add("bridge_ln", net_->bridgeLn)
+      .add("bridge_context_pos", net_->bridgeContextPos)
       .add("llm_proj", net_->llmProj);
   for (auto& p : generative.parameters()) p.set_requires_grad(true);
   {

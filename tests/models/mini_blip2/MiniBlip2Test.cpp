@@ -181,11 +181,42 @@ TEST(MiniBlip2Test, LossTargetsFollowTheTextForm) {
   caps.set("captions", torch::tensor({{2, 8, 3, 0}, {2, 8, 9, 3}}, torch::kInt64));
   auto [t3, l3] = m.lmText(caps);
   EXPECT_TRUE(torch::equal(l3, torch::tensor({{8, 3, -100, -100}, {8, 9, 3, -100}}, torch::kInt64)));
-  // The soft prompt comes first: its positions predict nothing.
+  // The soft prompt (2 positions) goes after [BOS]; the labels move with their positions.
   auto state = m.stackInputs("language", pairs(2).set("captions", t3));
-  EXPECT_EQ(state.at("lm_labels").size(1), 2 + 4);
-  EXPECT_TRUE(state.at("lm_labels").narrow(1, 0, 2).eq(-100).all().item<bool>());
-  EXPECT_TRUE(state.has("mask"));
+  EXPECT_TRUE(torch::equal(state.at("lm_labels"),
+                           torch::tensor({{-100, -100, 8, 3, -100, -100}, {-100, -100, 8, 9, 3, -100}}, torch::kInt64)));
+  EXPECT_TRUE(torch::equal(state.at("mask"), torch::tensor({{1, 1, 1, 1, 1, 0}, {1, 1, 1, 1, 1, 1}}, torch::kBool)));
+}
+
+// 'before_target' puts the soft prompt between the prompt and the answer, 'start' before all text.
+TEST(MiniBlip2Test, TheSoftPromptGoesWhereTheOptionSays) {
+  model::Batch vqa = pairs(1);
+  vqa.set("questions", torch::tensor({{2, 10, 11, 3}}, torch::kInt64));
+  vqa.set("answers", torch::tensor({{12, 3}}, torch::kInt64));
+  for (const char* where : {"before_target", "start"}) {
+    auto o = tinyOptions();
+    o.soft_prompt_position = where;
+    MiniBlip2 m(o);
+    m.build(4);
+    m.setPromptWords(kQuestion, kAnswer);
+    torch::NoGradGuard noGrad;
+    auto [tokens, labels] = m.lmText(vqa);  // [BOS] question 10 11 answer | 12 [EOS]
+    const auto soft = m.softPrompt(m.visionFeatures(vqa.at("images")), MiniBlip2::promptTokens(tokens, labels));
+    const auto state = m.stackInputs("language", vqa);
+    const std::int64_t at = std::string(where) == "start" ? 0 : 5;
+    const auto pos = m.net()->lmPos;
+    EXPECT_TRUE(torch::allclose(state.at("hidden")[0].narrow(0, at, 2), soft[0] + pos.narrow(0, at, 2))) << where;
+    const auto text = m.net()->lmTokEmbed->forward(tokens)[0];
+    const std::int64_t after = at == 0 ? 2 : 0;  // where text position 0 ended up
+    EXPECT_TRUE(torch::allclose(state.at("hidden")[0][after], text[0] + pos[after])) << where;
+    // Position 6 predicts the answer's first token either way: the last soft position, or "answer"
+    // (text position 4, moved by the two soft positions before it).
+    const auto expected = torch::tensor({{-100, -100, -100, -100, -100, -100, 12, 3, -100}}, torch::kInt64);
+    EXPECT_TRUE(torch::equal(state.at("lm_labels"), expected)) << where << " " << state.at("lm_labels");
+  }
+  auto bad = tinyOptions();
+  bad.soft_prompt_position = "begin";
+  EXPECT_CONTAINS(errorOf([&] { MiniBlip2 x(bad); }), "soft_prompt_position");
 }
 
 // BLIP-2's VQA form: the Q-Former reads the question beside its queries, so the soft prompt
@@ -208,16 +239,23 @@ TEST(MiniBlip2Test, TheQFormerReadsTheLmPrompt) {
     m.setPromptWords(kQuestion, kAnswer);
     m.module().eval();
     torch::NoGradGuard noGrad;
-    const auto soft = m.stackInputs("language", vqa).at("hidden").narrow(1, 0, 2);
-    const auto otherSoft = m.stackInputs("language", other).at("hidden").narrow(1, 0, 2);
-    EXPECT_EQ(torch::equal(soft, otherSoft), !reads) << "reads the prompt: " << reads;
+    auto softOf = [&](const model::Batch& batch) {
+      auto [t, l] = m.lmText(batch);
+      return m.softPrompt(m.visionFeatures(batch.at("images")), MiniBlip2::promptTokens(t, l));
+    };
+    const auto soft = softOf(vqa);
+    EXPECT_EQ(torch::equal(soft, softOf(other)), !reads) << "reads the prompt: " << reads;
     // The row padded in the prompt gets the soft prompt it gets alone (padding is masked).
     auto one = model::Batch()
                    .set("images", vqa.at("images").narrow(0, 1, 1))
                    .set("questions", torch::tensor({{2, 12, 3}}, torch::kInt64))
                    .set("answers", torch::tensor({{14, 3}}, torch::kInt64));
-    EXPECT_TRUE(torch::allclose(m.stackInputs("language", one).at("hidden").narrow(1, 0, 2), soft.narrow(0, 1, 1),
-                                1e-5, 1e-6));
+    EXPECT_TRUE(torch::allclose(softOf(one), soft.narrow(0, 1, 1), 1e-5, 1e-6));
+    // The language stack's input holds that soft prompt after each row's prompt (5 and 4 tokens).
+    const auto hidden = m.stackInputs("language", vqa).at("hidden");
+    const auto pos = m.net()->lmPos;
+    EXPECT_TRUE(torch::allclose(hidden[0].narrow(0, 5, 2), soft[0] + pos.narrow(0, 5, 2)));
+    EXPECT_TRUE(torch::allclose(hidden[1].narrow(0, 4, 2), soft[1] + pos.narrow(0, 4, 2)));
   }
 }
 
@@ -271,7 +309,8 @@ TEST(MiniBlip2Test, GenerationContinuesEachPromptWithinTheLimits) {
   for (int t = 0; t < 5; ++t) {
     auto tokens = torch::tensor(seq, torch::kInt64).view({1, -1});
     model::Batch state;
-    state.set("hidden", torch::cat({soft.narrow(0, 1, 1), m.net()->lmTokEmbed->forward(tokens)}, 1) +
+    auto text = m.net()->lmTokEmbed->forward(tokens);  // [BOS] <soft prompt> generated...
+    state.set("hidden", torch::cat({text.narrow(1, 0, 1), soft.narrow(0, 1, 1), text.narrow(1, 1, text.size(1) - 1)}, 1) +
                             m.net()->lmPos.narrow(0, 0, 2 + tokens.size(1)));
     auto h = m.net()->language->forward(state).at("hidden").select(1, -1);
     auto next = torch::matmul(m.net()->lmLnF->forward(h), m.net()->lmTokEmbed->weight.t()).argmax(-1).item<std::int64_t>();
