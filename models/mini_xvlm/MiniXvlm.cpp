@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "framework/config/Value.h"
@@ -255,6 +256,18 @@ torch::Tensor MiniXvlm::crossOutput(MiniXvlmNet& net, const torch::Tensor& textH
   return net->crossLn->forward(net->cross->forward(state).at(StackState::kHidden));
 }
 
+torch::Tensor MiniXvlm::itcTemperature(MiniXvlmNet& net) {
+  constexpr double kMin = 0.001, kMax = 0.5;
+  // Only when out of range: an in-place change of a parameter a live graph saved would break its
+  // backward, and after the clamp the value is in range until the next optimizer step.
+  const double t = net->itcTemp.item<double>();
+  if (t < kMin || t > kMax) {
+    torch::NoGradGuard noGrad;
+    net->itcTemp.clamp_(kMin, kMax);
+  }
+  return net->itcTemp;
+}
+
 torch::Tensor MiniXvlm::itmLogits(MiniXvlmNet& net, const torch::Tensor& crossOut) {
   return net->itmHead->forward(crossOut.select(1, 0));
 }
@@ -386,7 +399,7 @@ torch::Tensor MiniXvlm::lossFromState(const model::Batch& state) {
              options_.vqa_split);
     return F::cross_entropy(vqaLogits(net_, out), labels, F::CrossEntropyFuncOptions().ignore_index(kIgnore));
   }
-  const auto sim = torch::matmul(state.at(kImageEmbeds), state.at(kTextEmbeds).t()) / net_->itcTemp.clamp(0.001, 0.5);
+  const auto sim = torch::matmul(state.at(kImageEmbeds), state.at(kTextEmbeds).t()) / itcTemperature(net_);
   const auto targets = torch::arange(sim.size(0), torch::kInt64);
   const auto itc = (F::cross_entropy(sim, targets) + F::cross_entropy(sim.t(), targets)) / 2;
   return itc + F::cross_entropy(itmLogits(net_, out), state.at(kItmLabels));

@@ -272,6 +272,11 @@ class MiniXvlm : public model::Model,
   /// their token ids [N,T] for the padding mask) over image tokens [N,P,vision_dim].
   static torch::Tensor crossOutput(MiniXvlmNet& net, const torch::Tensor& textHidden, const torch::Tensor& tokens,
                                    const torch::Tensor& imageTokens, model::StackRecording* rec = nullptr);
+  /// The ITC temperature, kept in [0.001, 0.5] as ALBEF/X-VLM do: a parameter an optimizer step
+  /// moved out of the range is clamped in place (without gradient) first. Clamping only in the
+  /// forward would let Adam push it below 0.001, where the clamp has no gradient and the logits
+  /// stay scaled by 1000 for good.
+  static torch::Tensor itcTemperature(MiniXvlmNet& net);
   /// ITM logits [N, 2] from cross outputs.
   static torch::Tensor itmLogits(MiniXvlmNet& net, const torch::Tensor& crossOut);
   /// MLM vocabulary logits [N, T, V] from cross outputs.

@@ -226,7 +226,7 @@ PairForward pairForward(MiniXvlmNet& net, const MiniXvlmOptions& o, const PairIn
   const auto vt = MiniXvlm::visionTokens(net, o, in.images, slot("vision"));
   const auto th = MiniXvlm::textHidden(net, o, in.tokens, slot("text"));
   out.sim = torch::matmul(MiniXvlm::imageEmbeds(net, vt), MiniXvlm::textEmbeds(net, th).t()) /
-            net->itcTemp.clamp(0.001, 0.5);
+            MiniXvlm::itcTemperature(net);
   if (!negText.defined()) {
     PL_CHECK(gen != nullptr, "mini_xvlm: ITM negatives need a generator");
     std::tie(negText, negImage) = sampleNegatives(out.sim, *gen);
@@ -292,6 +292,22 @@ std::pair<double, double> itcRecall(MiniXvlmNet& net, const MiniXvlmOptions& o, 
           100.0 * sim.argmax(0).eq(truth).to(torch::kFloat64).mean().item<double>()};
 }
 
+// Share (percent) of the cells of up to 1000 scenes whose class (or empty) the grounding head gets
+// right from the vision tokens, without gradients: how well the image encoder tells the items apart.
+double cellClassAccuracy(MiniXvlmNet& net, const MiniXvlmOptions& o, const torch::Tensor& images,
+                         const torch::Tensor& classes, std::int64_t grid) {
+  torch::NoGradGuard noGrad;
+  net->eval();
+  const std::int64_t n = std::min<std::int64_t>(1000, images.size(0));
+  double right = 0;
+  for (std::int64_t b = 0; b < n; b += 250) {
+    const auto k = std::min<std::int64_t>(250, n - b);
+    const auto cells = MiniXvlm::cellLogits(net, o, MiniXvlm::visionTokens(net, o, images.narrow(0, b, k)), grid);
+    right += cells.narrow(2, 0, 11).argmax(2).eq(classes.narrow(0, b, k)).sum().item<double>();
+  }
+  return 100.0 * right / static_cast<double>(n * classes.size(1));
+}
+
 // Row of each question's scene in the scene split.
 torch::Tensor sceneRows(const torch::Tensor& sceneIds, const torch::Tensor& questionImageIds, const std::string& what) {
   std::unordered_map<std::int64_t, std::int64_t> rowOf;
@@ -336,7 +352,7 @@ std::string MiniXvlm::recipeOf(const std::string& stage, const std::string& vari
     return j.dump();
   };
   std::string recipe =
-      fmt::format("mini_xvlm-v1|{}|{}|pretrain:{}", ctx.data->fingerprint(), ctx.seed, part("pretrain"));
+      fmt::format("mini_xvlm-v2|{}|{}|pretrain:{}", ctx.data->fingerprint(), ctx.seed, part("pretrain"));
   if (stage == "pretrain") return recipe;
   if (variant == "student") recipe += "|student:" + part("student");
   if (stage == "student") return recipe;
@@ -360,14 +376,20 @@ void MiniXvlm::trainStages(const model::ModelContext& ctx) {
            scenes["all_captions"].max().item<std::int64_t>(), o.vocab_size);
   const auto classes = scenes["labels"].where(scenes["labels"].ge(0), torch::full({}, kEmptyCell, torch::kInt64));
   std::map<std::string, torch::Tensor> val;
-  if (!o.val_split.empty()) val = readFields(*ctx.data->split(o.val_split), {"images", "captions"});
+  if (!o.val_split.empty()) {
+    val = readFields(*ctx.data->split(o.val_split), {"images", "captions", "labels"});
+    val["classes"] = val["labels"].where(val["labels"].ge(0), torch::full({}, kEmptyCell, torch::kInt64));
+  }
   auto logRecall = [&](MiniXvlmNet& net, const std::string& network, const std::string& stage) {
     if (val.empty()) return;
     const auto [i2t, t2i] = itcRecall(net, o, val["images"], val["captions"]);
-    logInfo("mini_xvlm ({} {}): val ITC R@1 (one caption per scene) i2t {:.1f} t2i {:.1f}", network, stage, i2t, t2i);
+    const double cells = cellClassAccuracy(net, o, val["images"], val["classes"], grid);
+    logInfo("mini_xvlm ({} {}): val ITC R@1 (one caption per scene) i2t {:.1f} t2i {:.1f}, cell class accuracy {:.1f}%",
+            network, stage, i2t, t2i, cells);
     if (ctx.logMetric) {
       ctx.logMetric("train/mini_xvlm/" + network + "/" + stage + "/val_itc_i2t_r1", i2t, 0);
       ctx.logMetric("train/mini_xvlm/" + network + "/" + stage + "/val_itc_t2i_r1", t2i, 0);
+      ctx.logMetric("train/mini_xvlm/" + network + "/" + stage + "/val_cell_class_acc", cells, 0);
     }
   };
   // The inputs of pretraining-style step `step`: its scenes, a caption each, and the MLM masking.

@@ -104,6 +104,28 @@ TEST(MiniXvlmTest, OverfitsASmallBatchOfPairs) {
   overfit(m, pairs(8), 400);
 }
 
+TEST(MiniXvlmTest, AnOptimizerStepPastTheTemperatureRangeIsClampedBackAndStillLearns) {
+  // ALBEF's clamp_ of the parameter: below 0.001 a forward-only clamp would have no gradient.
+  auto mOwner = tinyModel(0);
+  auto& m = *mOwner;
+  auto temp = m.module().named_parameters()["itc_temp"];
+  {
+    torch::NoGradGuard noGrad;
+    temp.fill_(-0.02);
+  }
+  auto loss = m.loss(pairs(4));
+  EXPECT_FLOAT_EQ(temp.item<float>(), 0.001f);
+  loss.backward();
+  ASSERT_TRUE(temp.grad().defined());
+  EXPECT_NE(temp.grad().item<double>(), 0.0) << "the clamped temperature gets a gradient again";
+  {
+    torch::NoGradGuard noGrad;
+    temp.fill_(0.9);
+  }
+  m.loss(pairs(4));
+  EXPECT_FLOAT_EQ(temp.item<float>(), 0.5f);
+}
+
 TEST(MiniXvlmTest, OverfitsASmallBatchOfQuestions) {
   auto mOwner = tinyModel(0, "teacher", "vqa");
   auto& m = *mOwner;
