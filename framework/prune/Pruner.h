@@ -34,6 +34,10 @@ struct PruneResult {
 class Pruner {
  public:
   virtual ~Pruner() = default;
+  /// Checks, before the model is prepared (trained or loaded), that this pruner can work on it,
+  /// from what its options say (e.g. the interfaces it implements, its task); throws with the fix.
+  /// The default accepts any model.
+  virtual void checkModel(const model::Model& /*model*/) const {}
   /// Prunes ctx.model; throws prunelab::Error on bad input (the run is then FAILED).
   virtual PruneResult prune(PruneContext& ctx) = 0;
 };

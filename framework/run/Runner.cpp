@@ -222,6 +222,8 @@ RunOutcome Runner::run(const Job& job, const fs::path& requestedDir, const std::
     auto data = registries_.datasets.create(cfg["dataset"], "dataset", origins);
     auto model = registries_.models.create(cfg["model"], "model", origins);
     auto pruner = registries_.pruners.create(cfg["pruner"], "pruner", origins);
+    // Before any training: a pruner that cannot work on this model says so now.
+    pruner->checkModel(*model);
     std::vector<std::pair<std::string, std::unique_ptr<Evaluator>>> evaluators;
     if (cfg["eval"] && cfg["eval"].IsMap()) {
       for (auto it = cfg["eval"].begin(); it != cfg["eval"].end(); ++it) {

@@ -84,25 +84,53 @@ void FinetuneOptions::validate() const {
   PL_CHECK(warmup >= 0 && warmup < 1, "finetune.warmup is a share of the steps in [0, 1), got {}", warmup);
   PL_CHECK(weight_decay >= 0 && grad_clip >= 0, "finetune.weight_decay and finetune.grad_clip must be >= 0");
   PL_CHECK(log_every > 0, "finetune.log_every must be positive, got {}", log_every);
+  PL_CHECK(seed >= -1, "finetune.seed must be >= 0, or -1 for the run's seed, got {}", seed);
   if (kd != "auto") taskKdFormula(kd);
 }
 
+namespace {
+
+std::string notStructured(const std::string& who) {
+  return fmt::format(
+      "{}: the model cannot gate and remove attention heads and MLP neurons (it is no prune::StructuredModel): use "
+      "model=mini_xvlm",
+      who);
+}
+
+std::string notDistilled(const std::string& who) {
+  return fmt::format(
+      "{}: the model has no task fine-tuning step with a teacher (it is no model::DistilledModel): use "
+      "model=mini_xvlm with model.task=vqa or retrieval",
+      who);
+}
+
+void checkFinetuneTask(const std::string& task, const std::string& who) {
+  PL_CHECK(task == "vqa" || task == "retrieval",
+           "{}: the model is fine-tuned for '{}'; structured pruning fine-tunes on a task: set model.task=vqa or "
+           "model.task=retrieval",
+           who, task);
+}
+
+}  // namespace
+
 prune::StructuredModel& requireStructured(model::Model& model, const std::string& who) {
   auto* s = dynamic_cast<prune::StructuredModel*>(&model);
-  PL_CHECK(s != nullptr,
-           "{}: the model cannot gate and remove attention heads and MLP neurons (it is no prune::StructuredModel): "
-           "use model=mini_xvlm",
-           who);
+  PL_CHECK(s != nullptr, "{}", notStructured(who));
   return *s;
 }
 
 model::DistilledModel& requireDistilled(model::Model& model, const std::string& who) {
   auto* d = dynamic_cast<model::DistilledModel*>(&model);
-  PL_CHECK(d != nullptr,
-           "{}: the model has no task fine-tuning step with a teacher (it is no model::DistilledModel): use "
-           "model=mini_xvlm with model.task=vqa or retrieval",
-           who);
+  PL_CHECK(d != nullptr, "{}", notDistilled(who));
   return *d;
+}
+
+void checkStructuredModel(const model::Model& model, const std::string& who, bool finetunes) {
+  PL_CHECK(dynamic_cast<const prune::StructuredModel*>(&model) != nullptr, "{}", notStructured(who));
+  if (!finetunes) return;
+  const auto* d = dynamic_cast<const model::DistilledModel*>(&model);
+  PL_CHECK(d != nullptr, "{}", notDistilled(who));
+  checkFinetuneTask(d->distillTask(), who);
 }
 
 std::vector<store::MetricRecord> finetuneWithKd(prune::PruneContext& ctx, const FinetuneOptions& o,
@@ -112,13 +140,11 @@ std::vector<store::MetricRecord> finetuneWithKd(prune::PruneContext& ctx, const 
   if (o.steps == 0) return metrics;
   auto& distilled = requireDistilled(ctx.model, prefix);
   const std::string task = distilled.distillTask();
-  PL_CHECK(task == "vqa" || task == "retrieval",
-           "{}: the model is fine-tuned for '{}'; structured pruning fine-tunes on a task: set model.task=vqa or "
-           "model.task=retrieval",
-           prefix, task);
+  checkFinetuneTask(task, prefix);
   const auto formula = taskKdFormula(o.kd == "auto" ? task : o.kd);
   const auto dataset = ctx.data.split(o.split.empty() ? distilled.distillSplit() : o.split);
-  PassSampler batches(*dataset, o.batch_size, static_cast<std::uint64_t>(ctx.seed));
+  const std::uint64_t seed = o.seedFor(ctx.seed);
+  PassSampler batches(*dataset, o.batch_size, seed);
   if (formula.needsTeacher()) {
     auto stage = ctx.profiler.stage("teacher");
     distilled.prepareTeacher();
@@ -129,7 +155,7 @@ std::vector<store::MetricRecord> finetuneWithKd(prune::PruneContext& ctx, const 
     if (p.requires_grad()) params.push_back(p);
   PL_CHECK(!params.empty(), "{}: the model has no trainable parameters", prefix);
   auto optimizer = model::makeAdamW(module, o.lr, o.weight_decay, {0.9, 0.999}, decays);
-  auto generator = at::detail::createCPUGenerator(static_cast<std::uint64_t>(ctx.seed) * 0xD1B54A32D192ED03ull + 7);
+  auto generator = at::detail::createCPUGenerator(seed * 0xD1B54A32D192ED03ull + 7);
   const auto warmup = static_cast<std::int64_t>(std::floor(o.warmup * static_cast<double>(o.steps)));
   {
     auto stage = ctx.profiler.stage("finetune");

@@ -52,6 +52,7 @@ struct FinetuneOptions {
   std::string kd = "auto";
   std::string split;
   std::int64_t log_every = 25;
+  std::int64_t seed = -1;
 
   template <class V>
   void visit(V& v) {
@@ -65,9 +66,15 @@ struct FinetuneOptions {
       "task KD formula: auto (the model's task), vqa, retrieval, or none (task loss only, no teacher)");
     v(split, "split", "data split fine-tuned on ('' = the model's own: vqa_train for VQA, train for retrieval)");
     v(log_every, "log_every", "steps per logged mean loss");
+    v(seed, "seed",
+      "seed of the fine-tuning (batch order, ITM negatives, gate initialisation and samples); -1 = the run's seed. "
+      "The run's seed also keys the dense model's training, so vary this one to repeat the pruning on the same "
+      "dense model");
   }
   /// Throws on out-of-range values, with the fix.
   void validate() const;
+  /// The seed the fine-tuning uses: `seed`, or the run's seed when it is -1.
+  std::uint64_t seedFor(std::int64_t runSeed) const { return static_cast<std::uint64_t>(seed >= 0 ? seed : runSeed); }
 };
 
 /// What the structured pruners put into the loop around each step.
@@ -87,7 +94,7 @@ struct FinetuneHooks {
 /// formula, calling the hooks; stage "finetune". The teacher is prepared first when the formula
 /// needs one and released at the end. Metrics `<prefix>/loss`, `<prefix>/task_loss`,
 /// `<prefix>/kd_loss` (means over log_every steps) and `<prefix>/final_loss`. Deterministic from
-/// ctx.seed.
+/// o.seedFor(ctx.seed).
 std::vector<store::MetricRecord> finetuneWithKd(prune::PruneContext& ctx, const FinetuneOptions& o,
                                                 const FinetuneHooks& hooks, const std::string& prefix,
                                                 const std::string& version);
@@ -96,6 +103,10 @@ std::vector<store::MetricRecord> finetuneWithKd(prune::PruneContext& ctx, const 
 /// names the pruner).
 prune::StructuredModel& requireStructured(model::Model& model, const std::string& who);
 model::DistilledModel& requireDistilled(model::Model& model, const std::string& who);
+/// What a structured pruner checks before the model is prepared (Pruner::checkModel): that it is a
+/// StructuredModel and, when it fine-tunes (`finetunes`), a DistilledModel fine-tuned for vqa or
+/// retrieval; an error naming the fix otherwise.
+void checkStructuredModel(const model::Model& model, const std::string& who, bool finetunes);
 
 /// One layer record per linear of `model` for binary keep values `keep` over its gated blocks
 /// `blocks` (all of StructuredModel::gatedBlocks(), undefined = keep all), taken before the

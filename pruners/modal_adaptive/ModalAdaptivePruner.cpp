@@ -127,7 +127,7 @@ prune::PruneResult ModalAdaptivePruner::prune(prune::PruneContext& ctx) {
 
   // One gate group per attention module row (self, cross) and one per MLP, as the reference's
   // per-layer rows (deterministic z rounds per row).
-  auto init = at::detail::createCPUGenerator(static_cast<std::uint64_t>(ctx.seed) * 0x9E3779B97F4A7C15ull + 41);
+  auto init = at::detail::createCPUGenerator(o.finetune.seedFor(ctx.seed) * 0x9E3779B97F4A7C15ull + 41);
   std::vector<prune::HardConcreteGates> headGates(layout.size(), nullptr), neuronGates(layout.size(), nullptr);
   std::vector<torch::Tensor> gateParams;
   for (std::size_t b = 0; b < layout.size(); ++b) {
@@ -157,7 +157,7 @@ prune::PruneResult ModalAdaptivePruner::prune(prune::PruneContext& ctx) {
   ramp.target = o.sparsity;
   ramp.warmup_steps = stepsOf(o.ramp, steps);
   const std::int64_t freezeStep = stepsOf(o.freeze, steps);
-  auto sampler = at::detail::createCPUGenerator(static_cast<std::uint64_t>(ctx.seed) * 0x9E3779B97F4A7C15ull + 43);
+  auto sampler = at::detail::createCPUGenerator(o.finetune.seedFor(ctx.seed) * 0x9E3779B97F4A7C15ull + 43);
 
   // Values per `all` block (undefined where not gated) from one tensor per gated part.
   auto spread = [&](const std::function<torch::Tensor(prune::HardConcreteGates&)>& of) {

@@ -94,6 +94,7 @@ class ModalAdaptivePruner : public prune::Pruner {
   };
 
   explicit ModalAdaptivePruner(Options options) : options_(std::move(options)) {}
+  void checkModel(const model::Model& model) const override { checkStructuredModel(model, "modal_adaptive", true); }
   prune::PruneResult prune(prune::PruneContext& ctx) override;
 
   /// final_gates=budget: binary keep values for `layout` (one head tensor of headGates() and one

@@ -49,6 +49,7 @@ class StructuredMagnitudePruner : public prune::Pruner {
   };
 
   explicit StructuredMagnitudePruner(Options options) : options_(std::move(options)) {}
+  void checkModel(const model::Model& model) const override { checkStructuredModel(model, "structured_magnitude", options_.finetune.steps > 0); }
   prune::PruneResult prune(prune::PruneContext& ctx) override;
 
   /// Binary keep values: the round(sparsity·n) entries of `scores` (per row of [rows, n]) with the

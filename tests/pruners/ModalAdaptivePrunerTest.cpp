@@ -124,8 +124,11 @@ TEST_F(StructuredPrunerTest, ModalAdaptiveReachesItsTargetWithBinaryGatesAndRemo
       ASSERT_TRUE(heads.defined());
       if (block->hasCross()) heads = torch::cat({heads, block->cross->headMask()});
       keep.heads.push_back(heads);
-      keep.neurons.push_back(block->mlp->neuronMask());
-      EXPECT_TRUE(heads.eq(0).logical_or(heads.eq(1)).all().item<bool>()) << "binary gates";
+      const auto neurons = block->mlp->neuronMask();
+      ASSERT_TRUE(neurons.defined());
+      keep.neurons.push_back(neurons);
+      EXPECT_TRUE(heads.eq(0).logical_or(heads.eq(1)).all().item<bool>()) << "binary head gates";
+      EXPECT_TRUE(neurons.eq(0).logical_or(neurons.eq(1)).all().item<bool>()) << "binary neuron gates";
     }
   xvlm.removeStructures(keep);
   EXPECT_LE(maxDifference(outputs(xvlm, *masked->data), gated), 1e-5);
@@ -199,8 +202,39 @@ TEST_F(StructuredPrunerTest, HeadGatesAloneLeaveTheMlpsWhole) {
   auto p = prepare(with(with(kVqa, kAdaptive), {"pruner=l0_heads", "pruner.sparsity=0.5"}));
   const auto r = prune(*p);
   EXPECT_NEAR(metric(r, "prune/modal_adaptive/achieved_sparsity"), 0.5, 0.01);
-  for (const auto& l : r.layers)
+  for (const auto& l : r.layers) {
     if (l.name.find(".mlp.") != std::string::npos) EXPECT_EQ(l.achievedSparsity, 0.0) << l.name;
+  }
+}
+
+TEST_F(StructuredPrunerTest, AModelItCannotPruneFailsTheRunBeforeAnyTraining) {
+  // The task decides the KD formula, so a pretrain-only model is refused before it is trained.
+  auto pretrain = run({"model=mini_xvlm_tiny", "model.task=pretrain", "dataset=fashion_scenes_tiny",
+                       "pruner=modal_adaptive"});
+  ASSERT_EQ(pretrain.status, store::RunStatus::Failed);
+  EXPECT_CONTAINS(pretrain.error, "set model.task=vqa or model.task=retrieval");
+  EXPECT_FALSE(store_.metrics(pretrain.runId).count("train/mini_xvlm/teacher/pretrain/loss")) << "it trained first";
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "cache" / "models")) << "it trained first";
+  // A model without heads and neurons to gate; the one-shot probe needs no task.
+  for (const char* pruner : {"pruner=modal_adaptive", "pruner=structured_magnitude", "pruner=module_probe"}) {
+    auto mlp = run({"model=mlp_tiny", pruner});
+    ASSERT_EQ(mlp.status, store::RunStatus::Failed) << pruner;
+    EXPECT_CONTAINS(mlp.error, "use model=mini_xvlm");
+    EXPECT_FALSE(std::filesystem::exists(dir_.path() / "cache" / "models")) << pruner << " trained first";
+  }
+}
+
+TEST_F(StructuredPrunerTest, TheFineTuningSeedDefaultsToTheRunsAndVariesThePruningAlone) {
+  auto lossWith = [&](const std::string& seed) {
+    auto p = prepare(with(with(kVqa, kAdaptive), {"pruner.finetune.steps=6", "pruner.finetune.seed=" + seed}));
+    const auto weights = p->model->weightsId();
+    const auto r = prune(*p);
+    return std::make_pair(weights, metric(r, "prune/modal_adaptive/finetune/final_loss"));
+  };
+  const auto runs = lossWith("-1"), zero = lossWith("0"), one = lossWith("1");
+  EXPECT_EQ(runs.second, zero.second) << "-1 is the run's seed (0)";
+  EXPECT_NE(runs.second, one.second) << "another fine-tuning seed, other batches and gates";
+  EXPECT_EQ(runs.first, one.first) << "the same dense model";
 }
 
 TEST(StructuredMagnitudeTest, KeepsTheLargestPerRowAndDropsTiesByIndex) {
@@ -236,17 +270,57 @@ TEST(ModalAdaptiveBudgetTest, ClosesTheLowestLogAlphaGatesUntilTheTargetShareIsR
 }
 
 TEST(TaskKdFormulaTest, TheSpecsWeights) {
+  // spec §2.4, Eff_Retrieval.py: L = 0.5·(L_kd + L_itc + L_itm), L_kd = KL_itm + 0.33·(L_text + L_img +
+  // L_cross), L_text = hid + attn, L_img = 0.2·hid + attn, L_cross = 0.5·(hid + self + cross).
   const auto r = taskKdFormula("retrieval");
   EXPECT_DOUBLE_EQ(r.kd, 0.5);
   EXPECT_DOUBLE_EQ(r.task, 0.5);
+  EXPECT_DOUBLE_EQ(r.logit, 1.0);
+  ASSERT_EQ(r.stacks.size(), 3u);
+  EXPECT_DOUBLE_EQ(r.stacks.at("text").hidden, 0.33);
+  EXPECT_DOUBLE_EQ(r.stacks.at("text").attention, 0.33);
   EXPECT_DOUBLE_EQ(r.stacks.at("vision").hidden, 0.33 * 0.2);
+  EXPECT_DOUBLE_EQ(r.stacks.at("vision").attention, 0.33);
+  EXPECT_DOUBLE_EQ(r.stacks.at("cross").hidden, 0.33 * 0.5);
   EXPECT_DOUBLE_EQ(r.stacks.at("cross").attention, 0.33 * 0.5);
+  EXPECT_TRUE(r.needsTeacher());
+  // Eff_VQA.py: L = 0.4·L_kd + 0.6·L_task, L_kd = KL + text(attn + hid) + image(attn + 0.2·hid) +
+  // 0.5·cross(hid + self + cross).
   const auto v = taskKdFormula("vqa");
   EXPECT_DOUBLE_EQ(v.kd, 0.4);
   EXPECT_DOUBLE_EQ(v.task, 0.6);
+  EXPECT_DOUBLE_EQ(v.logit, 1.0);
+  ASSERT_EQ(v.stacks.size(), 3u);
+  EXPECT_DOUBLE_EQ(v.stacks.at("text").hidden, 1.0);
+  EXPECT_DOUBLE_EQ(v.stacks.at("text").attention, 1.0);
   EXPECT_DOUBLE_EQ(v.stacks.at("vision").hidden, 0.2);
-  EXPECT_FALSE(taskKdFormula("none").needsTeacher());
+  EXPECT_DOUBLE_EQ(v.stacks.at("vision").attention, 1.0);
+  EXPECT_DOUBLE_EQ(v.stacks.at("cross").hidden, 0.5);
+  EXPECT_DOUBLE_EQ(v.stacks.at("cross").attention, 0.5);
+  const auto none = taskKdFormula("none");
+  EXPECT_FALSE(none.needsTeacher());
+  EXPECT_DOUBLE_EQ(none.task, 1.0);
   EXPECT_CONTAINS(errorOf([] { taskKdFormula("vq"); }), "did you mean 'vqa'");
+}
+
+TEST_F(StructuredPrunerTest, FineTuningWeighsTaskAndKdAsTheFormulaSays) {
+  // Without gates the logged loss is exactly task·task_loss + kd·kd_loss of the formula (window
+  // means of a linear combination), with a KD term that is really there.
+  for (const char* task : {"vqa", "retrieval"}) {
+    auto p = prepare({"model=mini_xvlm_tiny", std::string("model.task=") + task, "dataset=fashion_scenes_tiny",
+                      "pruner=structured_magnitude", "pruner.sparsity=0.25", "pruner.finetune.steps=4",
+                      "pruner.finetune.batch_size=8", "pruner.finetune.log_every=2"});
+    const auto r = prune(*p);
+    const auto f = taskKdFormula(task);
+    const double loss = metric(r, "prune/structured_magnitude/finetune/loss");
+    const double taskLoss = metric(r, "prune/structured_magnitude/finetune/task_loss");
+    const double kd = metric(r, "prune/structured_magnitude/finetune/kd_loss");
+    // The sums are float32 per step, so the combination holds to a few float ulps; the KD share
+    // (small on these barely trained nets) must be well above that for the check to mean anything.
+    const double tolerance = 1e-6 * std::max(1.0, loss);
+    EXPECT_GT(f.kd * kd, 10 * tolerance) << task << ": kd_loss " << kd;
+    EXPECT_NEAR(loss, f.task * taskLoss + f.kd * kd, tolerance) << task;
+  }
 }
 
 }  // namespace
