@@ -6,7 +6,7 @@ namespace prunelab::evaluators {
 // from both paths carry the same stamp. Bump one when the numbers its metric code produces would change.
 
 /// VQA accuracy (VqaEval: vqaEval.py cleaning, normalisation and aggregation).
-inline constexpr char kVqaEvaluatorVersion[] = "vqa-1";
+inline constexpr char kVqaEvaluatorVersion[] = "vqa-2";
 /// COCO caption metrics (CaptionScorer: cocoTokenize, BLEU-1..4, CIDEr-D, ROUGE-L).
 inline constexpr char kCaptionEvaluatorVersion[] = "caption-1";
 /// Chunked LM perplexity and its add-one unigram baseline (evaluators/perplexity).

@@ -75,14 +75,14 @@ std::vector<store::MetricRecord> SpeedEvaluator::evaluate(run::EvalContext& ctx)
   const double median = n % 2 == 1 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
 
   const std::string prefix = "speed/" + ctx.data.name() + "/" + o.split + "/";
-  return {{prefix + "latency_ms", median},
-          {prefix + "latency_min_ms", ms.front()},
-          {prefix + "latency_max_ms", ms.back()},
-          {prefix + "throughput", static_cast<double>(o.batch_size) * 1000.0 / median},
-          {prefix + "batch_size", static_cast<double>(o.batch_size)},
-          {prefix + "params", static_cast<double>(params)},
-          {prefix + "nonzero_params", static_cast<double>(nonzero)},
-          {prefix + "param_bytes", static_cast<double>(bytes)}};
+  return {{prefix + "latency_ms", median, 0, ""},
+          {prefix + "latency_min_ms", ms.front(), 0, ""},
+          {prefix + "latency_max_ms", ms.back(), 0, ""},
+          {prefix + "throughput", static_cast<double>(o.batch_size) * 1000.0 / median, 0, ""},
+          {prefix + "batch_size", static_cast<double>(o.batch_size), 0, ""},
+          {prefix + "params", static_cast<double>(params), 0, ""},
+          {prefix + "nonzero_params", static_cast<double>(nonzero), 0, ""},
+          {prefix + "param_bytes", static_cast<double>(bytes), 0, ""}};
 }
 
 }  // namespace prunelab::evaluators

@@ -1,6 +1,8 @@
 #include "evaluators/vqa/VqaEvaluator.h"
 
 #include <cmath>
+#include <map>
+#include <unordered_map>
 
 #include "evaluators/common/TextTask.h"
 #include "evaluators/metrics/VqaEval.h"
@@ -41,6 +43,22 @@ std::vector<store::MetricRecord> VqaEvaluator::evaluate(run::EvalContext& ctx) {
   PL_CHECK(n > 0, "split '{}' is empty: nothing to evaluate", splitName);
   questions.resize(static_cast<std::size_t>(n));
   const std::string label = limitedSplitName(options_.split, options_.limit, dataset->size());
+  // The prior's questions before any generation: a missing split fails now.
+  std::vector<data::VqaQuestion> priorFit;
+  if (!options_.prior_split.empty()) {
+    try {
+      priorFit = text.vqaQuestions(options_.prior_split);
+    } catch (const Error& e) {
+      PL_THROW(
+          "vqa: the question-only prior is fitted on the questions of split '{}', which the data source cannot give "
+          "({}): set eval.<name>.prior_split to a split it has, or '' for no prior",
+          options_.prior_split, e.what());
+    }
+    PL_CHECK(!priorFit.empty(),
+             "vqa: split '{}' has no questions to fit the question-only prior on: set eval.<name>.prior_split to "
+             "another split, or '' for no prior",
+             options_.prior_split);
+  }
 
   std::vector<std::vector<std::int64_t>> prompts;
   prompts.reserve(questions.size());
@@ -101,7 +119,52 @@ std::vector<store::MetricRecord> VqaEvaluator::evaluate(run::EvalContext& ctx) {
         predictions.size(), file.string(), file.string(), questionsFile.string(), annotationsFile.string(),
         ctx.data.name(), label);
   }
-  return score(questions, answers, "vqa/" + ctx.data.name() + "/" + label + "/");
+  const std::string prefix = "vqa/" + ctx.data.name() + "/" + label + "/";
+  auto out = score(questions, answers, prefix);
+  if (!priorFit.empty()) {
+    // Only the accuracies of the prior, renamed prior_<key>.
+    for (auto& r : score(questions, priorAnswers(priorFit, questions), prefix)) {
+      const std::string key = r.key.substr(prefix.size());
+      if (key != "acc" && key.rfind("acc_qtype_", 0) != 0) continue;
+      r.key = prefix + "prior_" + key;
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> VqaEvaluator::priorAnswers(const std::vector<data::VqaQuestion>& fit,
+                                                    const std::vector<data::VqaQuestion>& questions) {
+  PL_CHECK(!fit.empty(), "vqa: the question-only prior needs questions to fit on");
+  // Counts of the multiple-choice answers by question text, by question type and overall; std::map
+  // so that ties go to the alphabetically first answer on every platform.
+  using Counts = std::map<std::string, std::int64_t>;
+  std::unordered_map<std::string, Counts> byQuestion, byType;
+  Counts overall;
+  for (const auto& q : fit) {
+    ++byQuestion[q.question][q.multipleChoiceAnswer];
+    ++byType[q.questionType][q.multipleChoiceAnswer];
+    ++overall[q.multipleChoiceAnswer];
+  }
+  auto mostFrequent = [](const Counts& counts) {
+    auto best = counts.begin();
+    for (auto it = counts.begin(); it != counts.end(); ++it)
+      if (it->second > best->second) best = it;
+    return best->first;
+  };
+  const std::string fallback = mostFrequent(overall);
+  std::vector<std::string> out;
+  out.reserve(questions.size());
+  for (const auto& q : questions) {
+    if (auto it = byQuestion.find(q.question); it != byQuestion.end()) {
+      out.push_back(mostFrequent(it->second));
+    } else if (auto t = byType.find(q.questionType); t != byType.end()) {
+      out.push_back(mostFrequent(t->second));
+    } else {
+      out.push_back(fallback);
+    }
+  }
+  return out;
 }
 
 std::vector<store::MetricRecord> VqaEvaluator::score(const std::vector<data::VqaQuestion>& questions,

@@ -34,6 +34,12 @@ namespace prunelab::evaluators {
 /// acc_qtype_<question type> (vqaEval's per-question-type accuracy), exact_match (normalised
 /// prediction == normalised multiple-choice answer, GQA's rule) and the count questions.
 ///
+/// Beside the model, the question-only prior (Goyal et al.'s "prior" baselines, VQAv2 §5): each
+/// evaluated question answered by the most frequent multiple-choice answer of the same question text
+/// among the questions of `prior_split` (ties: the alphabetically first), else of its question type,
+/// else of the whole split; scored by the same rules as prior_acc and prior_acc_qtype_<type>. What a
+/// model scores above it is what it reads from the image: a model near prior_acc answers blind.
+///
 /// Predictions go to `predictions_file` in the VQA result format ([{"question_id", "answer"}]), next
 /// to the questions and annotations of the evaluated questions (<stem>_questions.json,
 /// <stem>_annotations.json), so `prunelab score vqa` re-scores them to the same acc values.
@@ -49,6 +55,7 @@ class VqaEvaluator : public run::Evaluator {
     std::int64_t batch_size = 64;
     std::int64_t limit = -1;
     std::string predictions_file = "vqa_predictions.json";
+    std::string prior_split = "train";
 
     template <class V>
     void visit(V& v) {
@@ -64,6 +71,8 @@ class VqaEvaluator : public run::Evaluator {
       v(predictions_file, "predictions_file",
         "VQA results file written with the evaluated questions' annotations; relative paths are under the run's "
         "folder (not written outside a run); '' = none");
+      v(prior_split, "prior_split",
+        "split whose questions fit the question-only prior (prior_acc, prior_acc_qtype_*); '' = no prior");
     }
     void validate() const;
   };
@@ -76,6 +85,10 @@ class VqaEvaluator : public run::Evaluator {
   /// ("vqa/<dataset>/<split>/"): the part of evaluate() after generation.
   static std::vector<store::MetricRecord> score(const std::vector<data::VqaQuestion>& questions,
                                                 const std::vector<std::string>& answers, const std::string& prefix);
+
+  /// The question-only prior's answer to each of `questions`, fitted on `fit` (see the class comment).
+  static std::vector<std::string> priorAnswers(const std::vector<data::VqaQuestion>& fit,
+                                               const std::vector<data::VqaQuestion>& questions);
 
  private:
   Options options_;

@@ -113,7 +113,7 @@ TEST_F(ScoreFilesTest, VqaMatchesTheMetricLibraryInProcess) {
   EXPECT_EQ(report.metric("vqa/vqav2/val/acc_other"), direct.perAnswerType.at("other"));
   EXPECT_EQ(report.metric("vqa/vqav2/val/acc_yes_no"), 100.0);  // 10 of 10 humans said "yes"
   EXPECT_EQ(report.version, kVqaEvaluatorVersion);
-  EXPECT_EQ(report.version, "vqa-1");
+  EXPECT_EQ(report.version, "vqa-2");
   EXPECT_EQ(report.numScored, 4u);
   EXPECT_TRUE(report.complete);
   EXPECT_TRUE(report.missingIds.empty());

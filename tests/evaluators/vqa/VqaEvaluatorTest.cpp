@@ -58,6 +58,16 @@ struct Fixture {
         question(102, "how many bags are there?", "number", "count", repeat("2", 7, "two", 3)),
         question(201, "what is at the top left?", "other", "what_at_position", repeat("sneaker", 8, "shoe", 2)),
         question(202, "is there a shoe?", "yes/no", "exists", repeat("no", 10))};
+    // The question-only prior's fit: 101 -> "no" (2 of 3), 102 -> "2" (tied with "3", alphabetically
+    // first), 201 unseen -> its type's "sneaker", 202 unseen -> its type's "no". Prior accuracies by
+    // the same rules: 0, 1, 1 (8 sneakers), 1 -> 75; exists 50, count 100, what_at_position 100.
+    data.questions["train"] = {
+        question(1, "is there a bag?", "yes/no", "exists", repeat("no", 10)),
+        question(2, "is there a bag?", "yes/no", "exists", repeat("no", 10)),
+        question(3, "is there a bag?", "yes/no", "exists", repeat("yes", 10)),
+        question(4, "how many bags are there?", "number", "count", repeat("3", 10)),
+        question(5, "how many bags are there?", "number", "count", repeat("2", 10)),
+        question(6, "what is at the bottom right?", "other", "what_at_position", repeat("sneaker", 10))};
     data.add("vqa_test", {{"images", torch::arange(8, torch::kFloat).view({4, 2})},
                           {"question_ids", torch::tensor({101, 102, 201, 202}, torch::kInt64)},
                           {"image_ids", torch::tensor({1, 1, 2, 2}, torch::kInt64)}});
@@ -86,7 +96,38 @@ TEST(VqaEvaluatorTest, AccuraciesMatchTheHandComputedOnes) {
     EXPECT_DOUBLE_EQ(m.at("vqa/fake/test/exact_match"), 50.0);
     EXPECT_EQ(m.at("vqa/fake/test/questions"), 4);
     EXPECT_EQ(f.model->calls, (4 + batch - 1) / batch) << "one generate call per batch";
+    EXPECT_DOUBLE_EQ(m.at("vqa/fake/test/prior_acc"), 75.0);
+    EXPECT_DOUBLE_EQ(m.at("vqa/fake/test/prior_acc_qtype_exists"), 50.0);
+    EXPECT_DOUBLE_EQ(m.at("vqa/fake/test/prior_acc_qtype_count"), 100.0);
+    EXPECT_DOUBLE_EQ(m.at("vqa/fake/test/prior_acc_qtype_what_at_position"), 100.0);
+    EXPECT_FALSE(m.count("vqa/fake/test/prior_exact_match")) << "accuracies only";
   }
+}
+
+TEST(VqaEvaluatorTest, ThePriorAnswersByQuestionThenTypeThenOverall) {
+  const std::vector<data::VqaQuestion> fit = {question(1, "is there a bag?", "yes/no", "exists", repeat("no", 10)),
+                                              question(2, "is there a cat?", "yes/no", "exists", repeat("yes", 10)),
+                                              question(3, "is there a cat?", "yes/no", "exists", repeat("yes", 10)),
+                                              question(4, "how many?", "number", "count", repeat("2", 10))};
+  const auto answers = VqaEvaluator::priorAnswers(
+      fit, {question(10, "is there a bag?", "yes/no", "exists", repeat("yes", 10)),
+            question(11, "is there a dog?", "yes/no", "exists", repeat("no", 10)),
+            question(12, "what colour?", "other", "colour", repeat("red", 10))});
+  EXPECT_EQ(answers, (std::vector<std::string>{"no", "yes", "yes"}))
+      << "its own text's answer, then its type's, then the most frequent of all";
+}
+
+TEST(VqaEvaluatorTest, APriorSplitTheDataLacksFailsBeforeGenerationAndEmptyTurnsThePriorOff) {
+  Fixture f;
+  VqaEvaluator::Options o;
+  o.prior_split = "val";
+  run::EvalContext ctx{*f.model, f.data, 0};
+  EXPECT_CONTAINS(testing::errorOf([&] { VqaEvaluator(o).evaluate(ctx); }), "prior_split");
+  EXPECT_EQ(f.model->calls, 0) << "nothing generated first";
+  o.prior_split = "";
+  const auto m = byKey(VqaEvaluator(o).evaluate(ctx));
+  EXPECT_TRUE(m.count("vqa/fake/test/acc"));
+  EXPECT_FALSE(m.count("vqa/fake/test/prior_acc"));
 }
 
 TEST(VqaEvaluatorTest, PromptIsBosAndWordsWithTheQuestionInsideAndOptionsReachTheModel) {
