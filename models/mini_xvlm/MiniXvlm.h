@@ -54,7 +54,7 @@ struct MiniXvlmOptions {
   // Task fine-tuning.
   std::int64_t retrieval_epochs = 1;
   double retrieval_lr = 2e-4;
-  std::int64_t vqa_steps = 1200;
+  std::int64_t vqa_steps = 3000;
   std::int64_t vqa_batch_size = 128;
   double vqa_lr = 5e-4;
   // Shared.

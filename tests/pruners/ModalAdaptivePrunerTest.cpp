@@ -203,7 +203,9 @@ TEST_F(StructuredPrunerTest, HeadGatesAloneLeaveTheMlpsWhole) {
   const auto r = prune(*p);
   EXPECT_NEAR(metric(r, "prune/modal_adaptive/achieved_sparsity"), 0.5, 0.01);
   for (const auto& l : r.layers) {
-    if (l.name.find(".mlp.") != std::string::npos) EXPECT_EQ(l.achievedSparsity, 0.0) << l.name;
+    if (l.name.find(".mlp.") != std::string::npos) {
+      EXPECT_EQ(l.achievedSparsity, 0.0) << l.name;
+    }
   }
 }
 
