@@ -50,10 +50,10 @@ struct MiniBlip2Options {
   std::int64_t qformer_epochs = 4;
   double qformer_lr = 1e-3;
   // Stage (d): generative, soft prompt into the frozen LM.
-  std::int64_t generative_steps = 2000;
+  std::int64_t generative_steps = 6000;
   std::int64_t generative_batch_size = 64;
   double generative_lr = 1e-3;
-  double vqa_fraction = 0.6;
+  double vqa_fraction = 0.8;
   double generative_itc_weight = 1.0;
   bool qformer_reads_prompt = true;
   std::string soft_prompt_position = "before_target";
