@@ -29,12 +29,13 @@ struct Column {
 // One cell's numbers: the mean over the runs it aggregates (seeds), their std and count.
 using Cell = Summary;
 
-// Which way a metric improves, from its key: costs (time, memory, loss, perplexity) go down,
-// descriptive figures (sparsity, sizes, counts) are not ranked, scores go up.
+// Which way a metric improves, from its key: costs (time, latency, memory, loss, perplexity) go
+// down, descriptive figures (sparsity, sizes, counts, the data's question-only prior) are not
+// ranked, scores go up.
 std::string directionOf(const std::string& metric) {
-  for (const char* part : {"time/", "memory/", "_bytes", "seconds", "loss", "ppl", "perplexity"})
+  for (const char* part : {"time/", "memory/", "_bytes", "seconds", "latency", "loss", "ppl", "perplexity"})
     if (metric.find(part) != std::string::npos) return "lower";
-  for (const char* part : {"sparsity", "/params", "/nonzero", "/count", "/questions", "threshold"})
+  for (const char* part : {"sparsity", "/params", "/nonzero", "/count", "/questions", "threshold", "/prior_"})
     if (metric.find(part) != std::string::npos) return "none";
   return "higher";
 }

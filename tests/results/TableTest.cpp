@@ -43,6 +43,13 @@ TEST_F(TableTest, SeedsAggregateAndTheBestCellIsBoldInTheMetricsDirection) {
   EXPECT_EQ(none.find("**"), std::string::npos) << none;
   const auto lower = render("rows: pruner\ncolumns:\n  - {metric: vqa/acc, better: lower}\n");
   EXPECT_CONTAINS(lower, "| sparsegpt | **49.00** |");
+  // Latency is a cost; the question-only prior describes the data and is never ranked.
+  add("owl", 0.5, 0, {{"speed/d/test/latency_ms", 7}, {"vqa/d/test/prior_acc", 40}});
+  add("magnitude", 0.5, 0, {{"speed/d/test/latency_ms", 9}, {"vqa/d/test/prior_acc", 41}});
+  const auto costs = render("rows: pruner\ndigits: 0\ncolumns:\n  - {metric: speed/d/test/latency_ms}\n"
+                            "  - {metric: vqa/d/test/prior_acc}\n");
+  EXPECT_CONTAINS(costs, "| owl | **7** | 40 |");
+  EXPECT_CONTAINS(costs, "| magnitude | 9 | 41 |");
 }
 
 TEST_F(TableTest, UnrankedRowsAndAllTiedColumnsAreNeverBold) {
