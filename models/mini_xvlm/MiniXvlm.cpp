@@ -3,7 +3,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
-#include <cmath>
 #include <set>
 
 #include "framework/config/Value.h"
@@ -27,6 +26,8 @@ constexpr const char* kText = "text";
 constexpr const char* kCross = "cross";
 constexpr std::int64_t kPad = 0, kBos = 2, kEos = 3;
 constexpr std::int64_t kIgnore = -100;
+// ALBEF/X-VLM's range of the ITC temperature.
+constexpr double kItcTempMin = 0.001, kItcTempMax = 0.5;
 // Carried state fields (see MiniXvlm.h).
 constexpr const char* kTokens = "tokens";
 constexpr const char* kImageTokens = "image_tokens";
@@ -257,13 +258,12 @@ torch::Tensor MiniXvlm::crossOutput(MiniXvlmNet& net, const torch::Tensor& textH
 }
 
 torch::Tensor MiniXvlm::itcTemperature(MiniXvlmNet& net) {
-  constexpr double kMin = 0.001, kMax = 0.5;
   // Only when out of range: an in-place change of a parameter a live graph saved would break its
   // backward, and after the clamp the value is in range until the next optimizer step.
   const double t = net->itcTemp.item<double>();
-  if (t < kMin || t > kMax) {
+  if (t < kItcTempMin || t > kItcTempMax) {
     torch::NoGradGuard noGrad;
-    net->itcTemp.clamp_(kMin, kMax);
+    net->itcTemp.clamp_(kItcTempMin, kItcTempMax);
   }
   return net->itcTemp;
 }
@@ -503,7 +503,7 @@ torch::Tensor MiniXvlm::textEmbeddings(const torch::Tensor& tokens) {
 
 double MiniXvlm::logitScale() const {
   checkBuilt();
-  return 1.0 / net_->itcTemp.clamp(0.001, 0.5).item<double>();
+  return 1.0 / net_->itcTemp.clamp(kItcTempMin, kItcTempMax).item<double>();
 }
 
 torch::Tensor MiniXvlm::matchLogits(const model::Batch& images, const torch::Tensor& raw) {

@@ -25,6 +25,13 @@ namespace F = torch::nn::functional;
 
 constexpr std::int64_t kPad = 0, kMask = 5, kFirstWord = 6;
 constexpr std::int64_t kEmptyCell = 10;  // the class target of an empty cell
+constexpr std::int64_t kCellClasses = kEmptyCell + 1;  // the 10 item classes and empty
+
+// Per-cell class targets from a split's "labels" (-1 = empty cell).
+torch::Tensor cellClasses(const torch::Tensor& labels) {
+  return labels.where(labels.ge(0), torch::full({}, kEmptyCell, torch::kInt64));
+}
+
 constexpr std::int64_t kIgnore = -100;
 
 /// A module that names parts of a network (shared, not copied) so that one stage can be cached alone.
@@ -269,9 +276,9 @@ torch::Tensor groundingLoss(const torch::Tensor& cells, const torch::Tensor& cla
                             const torch::Tensor& sizes) {
   auto flat = [&](std::int64_t from, std::int64_t k) { return cells.narrow(2, from, k).reshape({-1, k}); };
   const auto ignore = F::CrossEntropyFuncOptions().ignore_index(-1);
-  return F::cross_entropy(flat(0, 11), classes.reshape({-1})) +
-         F::cross_entropy(flat(11, 2), shades.reshape({-1}), ignore) +
-         F::cross_entropy(flat(13, 2), sizes.reshape({-1}), ignore);
+  return F::cross_entropy(flat(0, kCellClasses), classes.reshape({-1})) +
+         F::cross_entropy(flat(kCellClasses, 2), shades.reshape({-1}), ignore) +
+         F::cross_entropy(flat(kCellClasses + 2, 2), sizes.reshape({-1}), ignore);
 }
 
 // ITC R@1 (one caption per scene, both directions) on up to 1000 scenes, without gradients.
@@ -303,7 +310,7 @@ double cellClassAccuracy(MiniXvlmNet& net, const MiniXvlmOptions& o, const torch
   for (std::int64_t b = 0; b < n; b += 250) {
     const auto k = std::min<std::int64_t>(250, n - b);
     const auto cells = MiniXvlm::cellLogits(net, o, MiniXvlm::visionTokens(net, o, images.narrow(0, b, k)), grid);
-    right += cells.narrow(2, 0, 11).argmax(2).eq(classes.narrow(0, b, k)).sum().item<double>();
+    right += cells.narrow(2, 0, kCellClasses).argmax(2).eq(classes.narrow(0, b, k)).sum().item<double>();
   }
   return 100.0 * right / static_cast<double>(n * classes.size(1));
 }
@@ -374,11 +381,11 @@ void MiniXvlm::trainStages(const model::ModelContext& ctx) {
   PL_CHECK(scenes["all_captions"].max().item<std::int64_t>() < o.vocab_size,
            "mini_xvlm: the captions hold token id {} but vocab_size is {}: set model.vocab_size to the tokenizer's size",
            scenes["all_captions"].max().item<std::int64_t>(), o.vocab_size);
-  const auto classes = scenes["labels"].where(scenes["labels"].ge(0), torch::full({}, kEmptyCell, torch::kInt64));
+  const auto classes = cellClasses(scenes["labels"]);
   std::map<std::string, torch::Tensor> val;
   if (!o.val_split.empty()) {
     val = readFields(*ctx.data->split(o.val_split), {"images", "captions", "labels"});
-    val["classes"] = val["labels"].where(val["labels"].ge(0), torch::full({}, kEmptyCell, torch::kInt64));
+    val["classes"] = cellClasses(val["labels"]);
   }
   auto logRecall = [&](MiniXvlmNet& net, const std::string& network, const std::string& stage) {
     if (val.empty()) return;
