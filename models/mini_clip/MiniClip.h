@@ -70,13 +70,13 @@ class MiniClip : public model::Model, public model::ContrastiveHead {
     std::int64_t dim = 128;
     std::int64_t heads = 4;
     std::int64_t mlp_dim = 256;
-    std::int64_t vision_depth = 2;
+    std::int64_t vision_depth = 4;
     std::int64_t text_depth = 2;
     std::int64_t embed_dim = 64;
     std::string train_split = "train";
     std::string val_split = "val";
     bool random_caption = true;
-    std::int64_t epochs = 6;
+    std::int64_t epochs = 20;
     std::int64_t batch_size = 128;
     double lr = 1e-3;
     std::int64_t warmup_steps = 100;
