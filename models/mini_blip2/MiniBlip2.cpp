@@ -47,7 +47,8 @@ void MiniBlip2Options::validate() const {
             {bridge_depth, "bridge_depth"}, {bridge_heads, "bridge_heads"}, {bridge_mlp_dim, "bridge_mlp_dim"},
             {embed_dim, "embed_dim"}, {max_text_len, "max_text_len"}, {lm_dim, "lm_dim"}, {lm_depth, "lm_depth"},
             {lm_heads, "lm_heads"}, {lm_mlp_dim, "lm_mlp_dim"}, {lm_batch_size, "lm_batch_size"},
-            {generative_batch_size, "generative_batch_size"}, {log_every, "log_every"}})
+            {generative_batch_size, "generative_batch_size"}, {vision_batch_size, "vision_batch_size"},
+            {log_every, "log_every"}})
     PL_CHECK(value > 0, "{} must be positive, got {}", name, value);
   PL_CHECK(image_size > 0 && patch_size > 0 && image_size % patch_size == 0,
            "patch_size ({}) must divide image_size ({})", patch_size, image_size);

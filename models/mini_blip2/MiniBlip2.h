@@ -45,6 +45,7 @@ struct MiniBlip2Options {
   std::string val_split = "val";
   // Stage (a): supervised per-cell attributes.
   std::int64_t vision_epochs = 4;
+  std::int64_t vision_batch_size = 128;
   double vision_lr = 1e-3;
   // Stage (c): Q-Former on ITC + ITM + ITG with the vision tower frozen.
   std::int64_t qformer_epochs = 4;
@@ -96,6 +97,7 @@ struct MiniBlip2Options {
     v(lm_split, "lm_split", "text corpus split ('tokens') of stage (b)");
     v(val_split, "val_split", "scene split whose stage metrics are logged after each stage ('' = none)");
     v(vision_epochs, "vision_epochs", "stage (a): passes over train_split");
+    v(vision_batch_size, "vision_batch_size", "stage (a): scenes per step");
     v(vision_lr, "vision_lr", "stage (a): peak learning rate");
     v(qformer_epochs, "qformer_epochs", "stage (c): passes over train_split");
     v(qformer_lr, "qformer_lr", "stage (c): peak learning rate");
@@ -111,7 +113,7 @@ struct MiniBlip2Options {
     v(soft_prompt_position, "soft_prompt_position",
       "where the soft prompt enters the LM's input: 'before_target' (after the prompt text, just before the text to "
       "predict, where a small LM's mostly local attention reads it) or 'start' (before all text, as BLIP-2)");
-    v(batch_size, "batch_size", "stages (a) and (c): scenes per step (the ITC negatives)");
+    v(batch_size, "batch_size", "stage (c): scenes per step (the ITC negatives)");
     v(warmup_steps, "warmup_steps", "steps of linear warmup of every stage (then cosine decay to 0)");
     v(weight_decay, "weight_decay", "AdamW weight decay of the Linear weights");
     v(grad_clip, "grad_clip", "clip the global gradient norm to this (0 = off)");

@@ -159,10 +159,10 @@ std::string MiniBlip2::recipeOf(const std::string& stage, const model::ModelCont
   static const std::map<std::string, std::vector<std::string>> keys = {
       {"vision",
        {"image_size", "patch_size", "vision_dim", "vision_depth", "vision_heads", "vision_mlp_dim", "train_split",
-        "vision_epochs", "vision_lr", "batch_size", "warmup_steps", "weight_decay", "grad_clip"}},
+        "vision_epochs", "vision_batch_size", "vision_lr", "warmup_steps", "weight_decay", "grad_clip"}},
       {"qformer",
        {"num_queries", "bridge_dim", "bridge_depth", "bridge_heads", "bridge_mlp_dim", "embed_dim", "bridge_context_pos_std", "vocab_size",
-        "max_text_len", "qformer_epochs", "qformer_lr"}},
+        "max_text_len", "batch_size", "qformer_epochs", "qformer_lr"}},
       {"generative",
        {"lm_dim", "lm_depth", "lm_heads", "lm_mlp_dim", "lm_max_len", "lm_steps", "lm_batch_size", "lm_lr",
         "lm_split", "vqa_split", "generative_steps", "generative_batch_size", "generative_lr", "vqa_fraction",
@@ -228,7 +228,7 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
       .add("vision_ln", net_->visionLn)
       .add("cell_head", net_->cellHead);
   model::loadOrTrain(visionPart, ctx.cacheDir, "mini_blip2_vision", recipeOf("vision", ctx), [&] {
-    Batches batches(n, o.batch_size, mixSeed(seed, 10));
+    Batches batches(n, o.vision_batch_size, mixSeed(seed, 10));
     auto classes = scenes["labels"].where(scenes["labels"].ge(0), torch::full({}, kEmptyCell, torch::kInt64));
     namespace F = torch::nn::functional;
     const auto ignore = F::CrossEntropyFuncOptions().ignore_index(-1);
