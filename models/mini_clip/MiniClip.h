@@ -76,7 +76,7 @@ class MiniClip : public model::Model, public model::ContrastiveHead {
     std::string train_split = "train";
     std::string val_split = "val";
     bool random_caption = true;
-    std::int64_t epochs = 20;
+    std::int64_t epochs = 26;
     std::int64_t batch_size = 128;
     double lr = 1e-3;
     std::int64_t warmup_steps = 100;
