@@ -96,8 +96,10 @@ std::string renderTable(store::RunStore& store, const YAML::Node& spec, const st
              "column labels to average)");
     PL_CHECK(!(c["metric"] && c["mean_of"]), "table spec: a column takes 'metric' or 'mean_of', not both");
     PL_CHECK(c["label"] || c["metric"], "table spec: a mean_of column needs a 'label'");
-    Column col{c["label"] ? c["label"].as<std::string>() : c["metric"].as<std::string>(),
-               c["metric"] ? c["metric"].as<std::string>() : std::string(), whereOf(c["where"], kSpec)};
+    Column col;
+    col.label = c["label"] ? c["label"].as<std::string>() : c["metric"].as<std::string>();
+    col.metric = c["metric"] ? c["metric"].as<std::string>() : std::string();
+    col.where = whereOf(c["where"], kSpec);
     if (c["mean_of"]) {
       for (const auto& l : c["mean_of"]) col.meanOf.push_back(l.as<std::string>());
       PL_CHECK(!col.meanOf.empty(), "table spec: column '{}' averages no column; list labels in mean_of", col.label);
