@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,29 @@ TEST_F(PresetsTest, EveryJobOfEveryExperimentPresetValidates) {
       expectValid(job, "experiment preset " + e);
     }
   }
+}
+
+// The preset named after a model or dataset type holds every option that type declares, so each
+// documented option is overridable as `model.key=value` (an override of a key missing from the
+// composed config is refused and would need `+model.key=...`).
+TEST_F(PresetsTest, ThePresetNamedAfterATypeListsEveryOption) {
+  auto check = [&](const std::string& group, const auto& registry, std::size_t minimum) {
+    std::size_t checked = 0;
+    for (const auto& name : registry.names()) {
+      const auto presets = composer_.groupOptions(group);
+      if (std::find(presets.begin(), presets.end(), name) == presets.end()) continue;
+      const auto node = composer_.compose({group + "=" + name}).config[group];
+      ++checked;
+      for (const auto& help : registry.entry(name).help()) {
+        const auto top = help.key.substr(0, help.key.find('.'));
+        EXPECT_TRUE(node[top].IsDefined()) << "experiments/conf/" << group << "/" << name << ".yaml lacks '" << top
+                                           << "' (" << help.doc << ")";
+      }
+    }
+    EXPECT_GE(checked, minimum) << group;
+  };
+  check("model", registries_.models, 5);
+  check("dataset", registries_.datasets, 2);
 }
 
 }  // namespace
