@@ -109,8 +109,9 @@ struct MiniBlip2Options {
     v(generative_itc_weight, "generative_itc_weight",
       "stage (d): weight of the ITC loss kept beside the LM loss, so the shared Q-Former stays aligned for retrieval");
     v(generative_itc_on_vqa, "generative_itc_on_vqa",
-      "stage (d): add the ITC loss on the VQA steps too; false = on the caption steps only (measured, 2000 steps: 53% "
-      "more steps/s, but test VQA 51.2 vs 54.9 and ITC R@1 t2i 14.7 vs 23.6: the ITC loss also helps VQA)");
+      "stage (d): add the ITC loss on the VQA steps too; false = on the caption steps only (measured over 2000 steps, "
+      "in a variant whose prompt rows also cross-attended: 53% more steps/s, but test VQA 51.2 vs 54.9 and ITC R@1 "
+      "t2i 14.7 vs 23.6, so the ITC loss helps VQA too)");
     v(qformer_reads_prompt, "qformer_reads_prompt",
       "the Q-Former reads the LM's prompt (a VQA question) beside its queries when it makes the soft prompt, as "
       "BLIP-2's VQA fine-tuning conditions it on the question; false = queries only (BLIP-2's zero-shot form)");

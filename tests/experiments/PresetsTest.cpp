@@ -61,8 +61,8 @@ TEST_F(PresetsTest, EveryJobOfEveryExperimentPresetValidates) {
 TEST_F(PresetsTest, ThePresetNamedAfterATypeListsEveryOption) {
   auto check = [&](const std::string& group, const auto& registry, std::size_t minimum) {
     std::size_t checked = 0;
+    const auto presets = composer_.groupOptions(group);
     for (const auto& name : registry.names()) {
-      const auto presets = composer_.groupOptions(group);
       if (std::find(presets.begin(), presets.end(), name) == presets.end()) continue;
       const auto node = composer_.compose({group + "=" + name}).config[group];
       ++checked;
