@@ -26,7 +26,7 @@ std::vector<std::string> trainOverrides(const std::vector<std::string>& userOver
 Verb addTrainVerb(CLI::App& app) {
   auto overrides = std::make_shared<std::vector<std::string>>();
   auto* cmd = app.add_subcommand(
-      "train", "train a model (or load it from the cache) as a recorded run: prunelab train model=NAME dataset=NAME");
+      "train", "train a model (or load it from the cache) as a recorded run: prunelab train model=NAME [dataset=NAME]");
   cmd->add_option("overrides", *overrides, "overrides, as for run (model=..., dataset=..., model.epochs=...)");
   return {cmd, [overrides](const CliGlobals& globals) {
             config::Composer composer(globals.confDir());

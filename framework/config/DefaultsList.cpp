@@ -442,6 +442,12 @@ void DefaultsList::checkAllUsed() const {
           "+{}={}",
           key, c.source, didYouMean(key, known), key, c.isNull ? "null" : c.option);
     }
+    const auto chosen = selected_.find(key);
+    PL_CHECK(chosen == selected_.end(),
+             "In {}: could not override group '{}': it was already chosen ('{}', by {}) when this config expanded. "
+             "Entries expand back to front, as in Hydra, so an override reaches only groups listed before the config "
+             "that holds it: move '{}' above that config's entry in the primary defaults list",
+             c.source, key, chosen->second.option, chosen->second.source, key);
     PL_THROW(
         "In {}: could not override group '{}': no '{}: <option>' entry comes before it in the defaults list{}. "
         "Add one to the primary config, or drop 'override' to add the group",

@@ -27,7 +27,7 @@ std::vector<std::string> nearestNames(const std::string& name, const std::vector
   std::vector<std::pair<std::size_t, std::string>> scored;
   for (const auto& c : candidates) {
     std::size_t d = editDistance(name, c);
-    if (d <= limit) scored.emplace_back(d, c);
+    if (d > 0 && d <= limit) scored.emplace_back(d, c);  // the name itself is no suggestion
   }
   std::stable_sort(scored.begin(), scored.end(),
                    [](const auto& x, const auto& y) { return x.first < y.first; });

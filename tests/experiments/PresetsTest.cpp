@@ -55,6 +55,27 @@ TEST_F(PresetsTest, EveryJobOfEveryExperimentPresetValidates) {
   }
 }
 
+// `prunelab train model=mini_blip2` needs no dataset=...: each FashionScenes model preset picks the
+// scenes it is trained on (the tiny ones the tiny scenes), and the command line still overrides it.
+TEST_F(PresetsTest, EachSceneModelPresetPicksItsDataset) {
+  std::size_t checked = 0;
+  for (const auto& p : composer_.groupOptions("model")) {
+    const auto composed = composer_.compose({"model=" + p});
+    const std::string type = composed.config["model"]["type"].Scalar();
+    if (type == "mlp") {
+      EXPECT_EQ(composed.choices.at("dataset"), "fashion_mnist") << p;
+      continue;
+    }
+    const bool tiny = p.size() > 5 && p.compare(p.size() - 5, 5, "_tiny") == 0;
+    EXPECT_EQ(composed.choices.at("dataset"), tiny ? "fashion_scenes_tiny" : "fashion_scenes") << p;
+    expectValid({"model=" + p}, "model preset " + p + " alone");
+    ++checked;
+  }
+  EXPECT_GE(checked, 8u);
+  EXPECT_EQ(composer_.compose({"model=mini_blip2", "dataset=fashion_scenes_tiny"}).choices.at("dataset"),
+            "fashion_scenes_tiny");
+}
+
 // The preset named after a model or dataset type holds every option that type declares, so each
 // documented option is overridable as `model.key=value` (an override of a key missing from the
 // composed config is refused and would need `+model.key=...`).

@@ -286,6 +286,32 @@ TEST(ComposerDefaultsTest, OverrideMustComeAfterNonOverrideEntries) {
   EXPECT_EQ(asInt(Composer(c.dir(), "ok").compose({}).config["pruner"]["a"], "a"), 1);
 }
 
+// A group preset may pick another group's option (model presets pick their dataset) when that
+// group is listed first: entries expand back to front, so a later-listed group is already chosen.
+TEST(ComposerDefaultsTest, AGroupPresetOverridesAGroupListedBeforeIt) {
+  ConfDir c;
+  c.file("data/digits.yaml", "n: 1\n");
+  c.file("data/scenes.yaml", "n: 2\n");
+  c.file("model/mlp.yaml", "b: 1\n");
+  c.file("model/vlm.yaml", "defaults:\n  - override /data@_global_.data: scenes\n  - _self_\nb: 2\n");
+  c.file("config.yaml", "defaults:\n  - data: digits\n  - model: mlp\n");
+  EXPECT_EQ(asInt(Composer(c.dir()).compose({}).config["data"]["n"], "n"), 1);
+  const Composition vlm = Composer(c.dir()).compose({"model=vlm"});
+  EXPECT_EQ(vlm.choices.at("data"), "scenes");
+  EXPECT_EQ(asInt(vlm.config["data"]["n"], "n"), 2);
+  EXPECT_EQ(asInt(vlm.config["model"]["b"], "b"), 2);
+  EXPECT_FALSE(vlm.config["model"]["data"].IsDefined());
+  // The command line still wins, whichever order the overrides are given in.
+  EXPECT_EQ(Composer(c.dir()).compose({"model=vlm", "data=digits"}).choices.at("data"), "digits");
+  EXPECT_EQ(Composer(c.dir()).compose({"data=digits", "model=vlm"}).choices.at("data"), "digits");
+
+  c.file("late.yaml", "defaults:\n  - model: mlp\n  - data: digits\n");
+  const std::string msg = errorOf([&] { Composer(c.dir(), "late").compose({"model=vlm"}); });
+  EXPECT_CONTAINS(msg, "could not override group 'data': it was already chosen ('digits', by conf/late.yaml)");
+  EXPECT_CONTAINS(msg, "move 'data' above that config's entry");
+  EXPECT_EQ(msg.find("did you mean"), std::string::npos) << msg;  // never "did you mean 'data'?" for 'data'
+}
+
 TEST(ComposerDefaultsTest, LaterOverrideDepthFirstWins) {
   ConfDir c;
   c.file("db/a.yaml", "v: a\n");

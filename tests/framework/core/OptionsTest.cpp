@@ -153,6 +153,7 @@ TEST(Suggest, EditDistanceAndNearest) {
   ASSERT_EQ(near.size(), 1u);
   EXPECT_EQ(near[0], "sparsity");
   EXPECT_EQ(didYouMean("zzzzzz", {"sparsity"}), "");
+  EXPECT_EQ(didYouMean("seed", {"seed"}), "");  // a name is no suggestion for itself
 }
 
 }  // namespace
