@@ -70,6 +70,7 @@ void MiniBlip2Options::validate() const {
                                          {generative_lr, "generative_lr"}, {lm_lr, "lm_lr"}})
     PL_CHECK(value > 0, "{} must be positive, got {}", name, value);
   checkOneOf("soft_prompt_position", soft_prompt_position, {"before_target", "start"});
+  PL_CHECK(query_cell_weight >= 0, "query_cell_weight must be >= 0, got {}", query_cell_weight);
   PL_CHECK(bridge_context_pos_std >= 0, "bridge_context_pos_std must be >= 0, got {}", bridge_context_pos_std);
   PL_CHECK(vqa_fraction >= 0 && vqa_fraction <= 1, "vqa_fraction must be in [0, 1], got {}", vqa_fraction);
   PL_CHECK(weight_decay >= 0 && grad_clip >= 0, "weight_decay and grad_clip must be >= 0");
@@ -105,6 +106,7 @@ MiniBlip2NetImpl::MiniBlip2NetImpl(const MiniBlip2Options& o, std::uint64_t seed
   itcTextProj = register_module("itc_text_proj", Linear(LinearOptions(o.bridge_dim, o.embed_dim).bias(false)));
   itmHead = register_module("itm_head", Linear(o.bridge_dim, 2));
   llmProj = register_module("llm_proj", Linear(o.bridge_dim, o.lm_dim));
+  queryCellHead = register_module("query_cell_head", Linear(o.bridge_dim, 15));
   itcTemp = register_parameter("itc_temp", torch::full({}, 0.07));
 
   lmTokEmbed = register_module("lm_tok_embed", Embedding(o.vocab_size, o.lm_dim));
@@ -128,6 +130,9 @@ MiniBlip2NetImpl::MiniBlip2NetImpl(const MiniBlip2Options& o, std::uint64_t seed
   if (o.bridge_context_pos_std > 0) bridgeContextPos.normal_(0.0, o.bridge_context_pos_std, gen);
   bridgeTokEmbed->weight.normal_(0.0, 0.02, gen);
   lmTokEmbed->weight.normal_(0.0, 0.02, gen);
+  // Last, so that adding it left every earlier draw (and so the cached earlier stages) unchanged.
+  queryCellHead->weight.normal_(0.0, 0.02, gen);
+  queryCellHead->bias.zero_();
 }
 
 MiniBlip2::MiniBlip2(Options options) : options_(std::move(options)) { options_.validate(); }

@@ -50,6 +50,7 @@ struct MiniBlip2Options {
   // Stage (c): Q-Former on ITC + ITM + ITG with the vision tower frozen.
   std::int64_t qformer_epochs = 4;
   double qformer_lr = 1e-3;
+  double query_cell_weight = 1.0;
   // Stage (d): generative, soft prompt into the frozen LM.
   std::int64_t generative_steps = 6000;
   std::int64_t generative_batch_size = 64;
@@ -102,6 +103,10 @@ struct MiniBlip2Options {
     v(vision_lr, "vision_lr", "stage (a): peak learning rate");
     v(qformer_epochs, "qformer_epochs", "stage (c): passes over train_split");
     v(qformer_lr, "qformer_lr", "stage (c): peak learning rate");
+    v(query_cell_weight, "query_cell_weight",
+      "stages (c) and (d): weight of the per-cell loss on the query outputs (query i, for each of the grid's cells "
+      "i, predicts cell i's class or empty, shade and size through query_cell_head, as stage (a) does from the "
+      "patches), so that the soft prompt keeps each position apart; a choice beyond BLIP-2 (0 = off)");
     v(generative_steps, "generative_steps", "stage (d): optimizer steps");
     v(generative_batch_size, "generative_batch_size", "stage (d): examples per step");
     v(generative_lr, "generative_lr", "stage (d): peak learning rate");
@@ -134,7 +139,8 @@ struct MiniBlip2Options {
 ///    (learned positions of the vision tokens, added to them for the cross-attention), stack "bridge"
 ///    (modality "bridge"; blocks with cross-attention to the vision tokens, on the query rows
 ///    only), "bridge_ln", ITC projections "itc_vision_proj" / "itc_text_proj", "itc_temp", ITM head
-///    "itm_head", and "llm_proj" (queries -> LM width, the soft prompt);
+///    "itm_head", "query_cell_head" (query i -> cell i's 15 logits, the layout of cell_head), and
+///    "llm_proj" (queries -> LM width, the soft prompt);
 ///  - language: "lm_tok_embed", "lm_pos", stack "language" (modality "language", causal), "lm_ln_f",
 ///    head tied to lm_tok_embed (mini_lm's layout, so its weights load by renaming).
 class MiniBlip2NetImpl : public torch::nn::Module {
@@ -154,6 +160,7 @@ class MiniBlip2NetImpl : public torch::nn::Module {
   TransformerStack bridge{nullptr};
   torch::nn::LayerNorm bridgeLn{nullptr};
   torch::nn::Linear itcVisionProj{nullptr}, itcTextProj{nullptr}, itmHead{nullptr}, llmProj{nullptr};
+  torch::nn::Linear queryCellHead{nullptr};
   torch::Tensor itcTemp;
 
   torch::nn::Embedding lmTokEmbed{nullptr};
@@ -170,7 +177,12 @@ TORCH_MODULE(MiniBlip2Net);
 ///      contrastive pretraining, and these attributes are what captions and questions ask about);
 ///  (b) LM pretraining on the text corpus: mini_lm's recipe and cache, weights copied in;
 ///  (c) Q-Former with the vision tower frozen on ITC (max over queries) + ITM (hard negatives
-///      sampled by ITC similarity) + ITG (text decoded from the queries);
+///      sampled by ITC similarity) + ITG (text decoded from the queries), plus, beyond BLIP-2, a
+///      per-cell loss on the query outputs (query_cell_weight, default 1; kept in (d) through the
+///      frozen query_cell_head): query i predicts cell i's class or empty, shade and size, so each
+///      soft-prompt position holds one cell. Measured on the full from-nothing training (test
+///      split): VQA 72.24 vs 63.32 without it (what_at_position 80.2, attribute 99.8), CIDEr-D
+///      132.4 vs 133.0, ITC R@1 i2t/t2i 45.9/26.3 vs 48.4/25.9;
 ///  (d) generative: the Q-Former's query outputs through llm_proj as a soft prompt in front of the
 ///      frozen LM's input, trained on captions and on "question: {q} answer: {a}" (loss on the
 ///      answer only). Vision and LM stay frozen; Q-Former and llm_proj train. BLIP-2 scores

@@ -162,7 +162,7 @@ std::string MiniBlip2::recipeOf(const std::string& stage, const model::ModelCont
         "vision_epochs", "vision_batch_size", "vision_lr", "warmup_steps", "weight_decay", "grad_clip"}},
       {"qformer",
        {"num_queries", "bridge_dim", "bridge_depth", "bridge_heads", "bridge_mlp_dim", "embed_dim", "bridge_context_pos_std", "vocab_size",
-        "max_text_len", "batch_size", "qformer_epochs", "qformer_lr"}},
+        "max_text_len", "batch_size", "qformer_epochs", "qformer_lr", "query_cell_weight"}},
       {"generative",
        {"lm_dim", "lm_depth", "lm_heads", "lm_mlp_dim", "lm_max_len", "lm_steps", "lm_batch_size", "lm_lr",
         "lm_split", "vqa_split", "generative_steps", "generative_batch_size", "generative_lr", "vqa_fraction",
@@ -217,6 +217,24 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
   PL_CHECK(scenes["all_captions"].max().item<std::int64_t>() < o.vocab_size,
            "mini_blip2: the captions hold token id {} but vocab_size is {}: set model.vocab_size to the tokenizer's size",
            scenes["all_captions"].max().item<std::int64_t>(), o.vocab_size);
+  PL_CHECK(o.query_cell_weight == 0 || grid * grid <= o.num_queries,
+           "mini_blip2: query_cell_weight needs a query per cell, but the {}x{} grid has {} cells and num_queries is "
+           "{}: raise num_queries or set query_cell_weight=0",
+           grid, grid, grid * grid, o.num_queries);
+  // The per-cell targets of stages (a) and (c)/(d): logits [B, cells, 15] of scenes `idx`.
+  const auto classes = scenes["labels"].where(scenes["labels"].ge(0), torch::full({}, kEmptyCell, torch::kInt64));
+  const auto cellLoss = [&](const torch::Tensor& logits, const torch::Tensor& idx) {
+    namespace F = torch::nn::functional;
+    const auto ignore = F::CrossEntropyFuncOptions().ignore_index(-1);
+    auto flat = [&](std::int64_t from, std::int64_t k) { return logits.narrow(2, from, k).reshape({-1, k}); };
+    return F::cross_entropy(flat(0, 11), classes.index_select(0, idx).reshape({-1})) +
+           F::cross_entropy(flat(11, 2), scenes["shades"].index_select(0, idx).reshape({-1}), ignore) +
+           F::cross_entropy(flat(13, 2), scenes["sizes"].index_select(0, idx).reshape({-1}), ignore);
+  };
+  // Query i's logits for cell i.
+  const auto queryCellLogits = [&](const torch::Tensor& queryOut) {
+    return net_->queryCellHead->forward(queryOut.narrow(1, 0, grid * grid));
+  };
   std::map<std::string, torch::Tensor> val;
   if (!o.val_split.empty()) val = readFields(*ctx.data->split(o.val_split), {"images", "labels", "captions"});
 
@@ -229,19 +247,10 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
       .add("cell_head", net_->cellHead);
   model::loadOrTrain(visionPart, ctx.cacheDir, "mini_blip2_vision", recipeOf("vision", ctx), [&] {
     Batches batches(n, o.vision_batch_size, mixSeed(seed, 10));
-    auto classes = scenes["labels"].where(scenes["labels"].ge(0), torch::full({}, kEmptyCell, torch::kInt64));
-    namespace F = torch::nn::functional;
-    const auto ignore = F::CrossEntropyFuncOptions().ignore_index(-1);
     optimize(visionPart, o, ctx, "train mini_blip2 (a) vision", "train/mini_blip2/vision/loss",
              o.vision_epochs * batches.perPass(), o.vision_lr, [&](std::int64_t step) {
                auto idx = batches.indices(step);
-               auto logits = cellLogits(visionFeatures(scenes["images"].index_select(0, idx)), grid);
-               auto flat = [&](const torch::Tensor& l, std::int64_t from, std::int64_t k) {
-                 return l.narrow(2, from, k).reshape({-1, k});
-               };
-               return F::cross_entropy(flat(logits, 0, 11), classes.index_select(0, idx).reshape({-1})) +
-                      F::cross_entropy(flat(logits, 11, 2), scenes["shades"].index_select(0, idx).reshape({-1}), ignore) +
-                      F::cross_entropy(flat(logits, 13, 2), scenes["sizes"].index_select(0, idx).reshape({-1}), ignore);
+               return cellLoss(cellLogits(visionFeatures(scenes["images"].index_select(0, idx)), grid), idx);
              });
   });
   if (!val.empty()) {
@@ -290,6 +299,7 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
       .add("itc_vision_proj", net_->itcVisionProj)
       .add("itc_text_proj", net_->itcTextProj)
       .add("itm_head", net_->itmHead)
+      .add("query_cell_head", net_->queryCellHead)
       .add("itc_temp", net_->itcTemp);
   model::loadOrTrain(qformer, ctx.cacheDir, "mini_blip2_qformer", recipeOf("qformer", ctx), [&] {
     Batches batches(n, o.batch_size, mixSeed(seed, 20));
@@ -306,8 +316,10 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
                }
                const auto b = idx.size(0);
                auto targets = torch::arange(b, torch::kInt64);
-               auto sim = similarity(itcImage(queryOutputs(feats)), itcText(bridgeText(tokens))) / net_->itcTemp;
+               auto queryOut = queryOutputs(feats);
+               auto sim = similarity(itcImage(queryOut), itcText(bridgeText(tokens))) / net_->itcTemp;
                auto itc = (F::cross_entropy(sim, targets) + F::cross_entropy(sim.t(), targets)) / 2;
+               if (o.query_cell_weight > 0) itc = itc + o.query_cell_weight * cellLoss(queryCellLogits(queryOut), idx);
                // Hard negatives for ITM, sampled by ITC similarity (never the positive itself).
                torch::Tensor negText, negImage;
                {
@@ -340,6 +352,13 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
     const double i2t = 100.0 * sim.argmax(1).eq(truth).to(torch::kFloat64).mean().item<double>();
     const double t2i = 100.0 * sim.argmax(0).eq(truth).to(torch::kFloat64).mean().item<double>();
     logInfo("mini_blip2 (c): val ITC R@1 (one caption per scene) i2t {:.1f} t2i {:.1f}", i2t, t2i);
+    if (o.query_cell_weight > 0) {
+      auto predicted = queryCellLogits(queryOutputs(valFeatures)).narrow(2, 0, 11).argmax(2);
+      auto truth = val["labels"].where(val["labels"].ge(0), torch::full({}, kEmptyCell, torch::kInt64));
+      const double acc = 100.0 * predicted.eq(truth).to(torch::kFloat64).mean().item<double>();
+      logInfo("mini_blip2 (c): val per-cell class accuracy from the queries {:.2f}%", acc);
+      if (ctx.logMetric) ctx.logMetric("train/mini_blip2/val/query_cell_class_acc", acc, 0);
+    }
     if (ctx.logMetric) {
       ctx.logMetric("train/mini_blip2/val/itc_i2t_r1", i2t, 0);
       ctx.logMetric("train/mini_blip2/val/itc_t2i_r1", t2i, 0);
@@ -403,13 +422,18 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
                auto feats = features.index_select(0, rows);
                auto soft = softPrompt(feats, promptTokens(tokens, labels));
                auto loss = lossFromState(net_->language->forward(languageInputs(soft, tokens, labels)));
-               if (o.generative_itc_weight > 0 && (!vqa || o.generative_itc_on_vqa)) {
+               if ((o.generative_itc_weight > 0 || o.query_cell_weight > 0) && (!vqa || o.generative_itc_on_vqa)) {
                  namespace F = torch::nn::functional;
-                 // ITC from the queries alone, as retrieval scores it.
-                 auto sim = similarity(itcImage(queryOutputs(feats)), itcText(bridgeText(captions))) / net_->itcTemp;
-                 auto targets = torch::arange(sim.size(0), torch::kInt64);
-                 loss = loss + o.generative_itc_weight *
-                                   (F::cross_entropy(sim, targets) + F::cross_entropy(sim.t(), targets)) / 2;
+                 // ITC from the queries alone, as retrieval scores it; the per-cell loss through the
+                 // frozen query_cell_head keeps query i about cell i.
+                 auto queryOut = queryOutputs(feats);
+                 if (o.generative_itc_weight > 0) {
+                   auto sim = similarity(itcImage(queryOut), itcText(bridgeText(captions))) / net_->itcTemp;
+                   auto targets = torch::arange(sim.size(0), torch::kInt64);
+                   loss = loss + o.generative_itc_weight *
+                                     (F::cross_entropy(sim, targets) + F::cross_entropy(sim.t(), targets)) / 2;
+                 }
+                 if (o.query_cell_weight > 0) loss = loss + o.query_cell_weight * cellLoss(queryCellLogits(queryOut), rows);
                }
                return loss;
              });

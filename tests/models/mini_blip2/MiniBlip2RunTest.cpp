@@ -24,7 +24,8 @@ TEST_F(MiniBlip2RunTest, TrainsEveryStageOnceAndEvaluatesEveryTask) {
   ASSERT_EQ(first.status, store::RunStatus::Finished) << first.error;
   auto m1 = store_.metrics(first.runId);
   for (const char* key : {"train/mini_blip2/vision/loss", "train/mini_blip2/qformer/loss",
-                          "train/mini_blip2/generative/loss", "train/mini_lm/train/loss"})
+                          "train/mini_blip2/generative/loss", "train/mini_lm/train/loss",
+                          "train/mini_blip2/val/query_cell_class_acc"})
     EXPECT_TRUE(m1.count(key)) << key;
   for (const char* key : {"vqa/fashion_scenes/test/acc", "cap/fashion_scenes/test/CIDEr",
                           "ret/fashion_scenes/test/i2t_r1", "ret/fashion_scenes/test/itm_t2i_r1"}) {
@@ -51,6 +52,14 @@ TEST_F(MiniBlip2RunTest, TrainsEveryStageOnceAndEvaluatesEveryTask) {
   ASSERT_EQ(fourth.status, store::RunStatus::Finished) << fourth.error;
   for (const char* key : {"vqa/fashion_scenes/test/acc", "cap/fashion_scenes/test/CIDEr", "ret/fashion_scenes/test/i2t_r1"})
     EXPECT_EQ(store_.metrics(fourth.runId).at(key), m1.at(key)) << key;
+}
+
+TEST_F(MiniBlip2RunTest, ThePerCellQueryLossNeedsAQueryPerCell) {
+  // fashion_scenes_tiny has 2x2 scenes: 4 cells, so 3 queries cannot take one each.
+  auto r = run({"model=mini_blip2_tiny", "dataset=fashion_scenes_tiny", "pruner=none", "model.num_queries=3"});
+  ASSERT_EQ(r.status, store::RunStatus::Failed);
+  EXPECT_NE(r.error.find("raise num_queries or set query_cell_weight=0"), std::string::npos) << r.error;
+  EXPECT_FALSE(store_.metrics(r.runId).count("train/mini_blip2/vision/loss"));
 }
 
 TEST_F(MiniBlip2RunTest, PresetsPruneVisionAndLanguageAndKeepTheBridge) {
