@@ -6,6 +6,7 @@
 
 #include "datasets/fashion_scenes/SceneGenerator.h"
 #include "datasets/fashion_scenes/WordTokenizer.h"
+#include "framework/config/Composer.h"
 #include "framework/core/Hash.h"
 #include "framework/core/Options.h"
 #include "models/mini_lm/MiniLm.h"
@@ -235,8 +236,9 @@ TEST(MiniLmTest, TrainingIsDeterministicAndCachedByRecipe) {
 
 TEST(MiniLmTest, PresetsParseAndCoverTheFashionScenesVocabulary) {
   const auto size = datasets::WordTokenizer(datasets::SceneGenerator::vocabulary()).size();
-  for (const char* preset : {"mini_lm.yaml", "mini_lm_tiny.yaml"}) {
-    auto node = YAML::LoadFile((testing::repoConfigDir() / "model" / preset).string());
+  for (const char* preset : {"mini_lm", "mini_lm_tiny"}) {
+    // Composed as a run composes it (the preset's defaults list picks its dataset).
+    auto node = config::Composer(testing::repoConfigDir()).compose({std::string("model=") + preset}).config["model"];
     EXPECT_EQ(node["type"].as<std::string>(), "mini_lm");
     auto options = parseOptions<MiniLm::Options>(node, "model");
     EXPECT_EQ(options.vocab_size, size) << preset << ": vocab_size must equal the FashionScenes tokenizer's size";
