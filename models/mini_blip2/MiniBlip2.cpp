@@ -17,6 +17,7 @@ namespace {
 constexpr const char* kVision = "vision";
 constexpr const char* kBridge = "bridge";
 constexpr const char* kLanguage = "language";
+constexpr std::int64_t kCellLogits = 15;  // per cell: 11 classes (10 + empty), 2 shades, 2 sizes
 constexpr const char* kLabels = "lm_labels";
 constexpr std::int64_t kPad = 0, kBos = 2, kEos = 3;
 constexpr std::int64_t kIgnore = -100;
@@ -90,7 +91,7 @@ MiniBlip2NetImpl::MiniBlip2NetImpl(const MiniBlip2Options& o, std::uint64_t seed
                                              BlockOptions(o.vision_dim, o.vision_heads).mlpDim(o.vision_mlp_dim))
                                     .seed(mixSeed(seed, 1))));
   visionLn = register_module("vision_ln", LayerNorm(LayerNormOptions({o.vision_dim})));
-  cellHead = register_module("cell_head", Linear(o.vision_dim, 15));
+  cellHead = register_module("cell_head", Linear(o.vision_dim, kCellLogits));
 
   queries = register_parameter("queries", torch::zeros({o.num_queries, o.bridge_dim}));
   bridgeTokEmbed = register_module("bridge_tok_embed", Embedding(o.vocab_size, o.bridge_dim));
@@ -106,7 +107,7 @@ MiniBlip2NetImpl::MiniBlip2NetImpl(const MiniBlip2Options& o, std::uint64_t seed
   itcTextProj = register_module("itc_text_proj", Linear(LinearOptions(o.bridge_dim, o.embed_dim).bias(false)));
   itmHead = register_module("itm_head", Linear(o.bridge_dim, 2));
   llmProj = register_module("llm_proj", Linear(o.bridge_dim, o.lm_dim));
-  queryCellHead = register_module("query_cell_head", Linear(o.bridge_dim, 15));
+  queryCellHead = register_module("query_cell_head", Linear(o.bridge_dim, kCellLogits));
   itcTemp = register_parameter("itc_temp", torch::full({}, 0.07));
 
   lmTokEmbed = register_module("lm_tok_embed", Embedding(o.vocab_size, o.lm_dim));

@@ -222,7 +222,10 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
            "{}: raise num_queries or set query_cell_weight=0",
            grid, grid, grid * grid, o.num_queries);
   // The per-cell targets of stages (a) and (c)/(d): logits [B, cells, 15] of scenes `idx`.
-  const auto classes = scenes["labels"].where(scenes["labels"].ge(0), torch::full({}, kEmptyCell, torch::kInt64));
+  const auto cellClasses = [](const torch::Tensor& labels) {  // an empty cell (-1) is class kEmptyCell
+    return labels.where(labels.ge(0), torch::full({}, kEmptyCell, torch::kInt64));
+  };
+  const auto classes = cellClasses(scenes["labels"]);
   const auto cellLoss = [&](const torch::Tensor& logits, const torch::Tensor& idx) {
     namespace F = torch::nn::functional;
     const auto ignore = F::CrossEntropyFuncOptions().ignore_index(-1);
@@ -237,6 +240,11 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
   };
   std::map<std::string, torch::Tensor> val;
   if (!o.val_split.empty()) val = readFields(*ctx.data->split(o.val_split), {"images", "labels", "captions"});
+  // Percent of val cells whose class (empty included) the per-cell logits [B, cells, 15] get right.
+  const auto valCellClassAcc = [&](const torch::Tensor& logits) {
+    auto predicted = logits.narrow(2, 0, 11).argmax(2);
+    return 100.0 * predicted.eq(cellClasses(val["labels"])).to(torch::kFloat64).mean().item<double>();
+  };
 
   // (a) Vision pretraining: per-cell class (or empty), shade and size.
   Part visionPart;
@@ -255,9 +263,7 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
   });
   if (!val.empty()) {
     torch::NoGradGuard noGrad;
-    auto predicted = cellLogits(featuresOf(*this, val["images"]), grid).narrow(2, 0, 11).argmax(2);
-    auto truth = val["labels"].where(val["labels"].ge(0), torch::full({}, kEmptyCell, torch::kInt64));
-    const double acc = 100.0 * predicted.eq(truth).to(torch::kFloat64).mean().item<double>();
+    const double acc = valCellClassAcc(cellLogits(featuresOf(*this, val["images"]), grid));
     logInfo("mini_blip2 (a): val per-cell class accuracy {:.2f}% (empty cells included)", acc);
     if (ctx.logMetric) ctx.logMetric("train/mini_blip2/val/cell_class_acc", acc, 0);
   }
@@ -347,15 +353,14 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
   });
   if (!val.empty()) {
     torch::NoGradGuard noGrad;
-    auto sim = similarity(itcImage(queryOutputs(valFeatures)), itcText(bridgeText(val["captions"])));
+    const auto valQueries = queryOutputs(valFeatures);
+    auto sim = similarity(itcImage(valQueries), itcText(bridgeText(val["captions"])));
     auto truth = torch::arange(sim.size(0), torch::kInt64);
     const double i2t = 100.0 * sim.argmax(1).eq(truth).to(torch::kFloat64).mean().item<double>();
     const double t2i = 100.0 * sim.argmax(0).eq(truth).to(torch::kFloat64).mean().item<double>();
     logInfo("mini_blip2 (c): val ITC R@1 (one caption per scene) i2t {:.1f} t2i {:.1f}", i2t, t2i);
     if (o.query_cell_weight > 0) {
-      auto predicted = queryCellLogits(queryOutputs(valFeatures)).narrow(2, 0, 11).argmax(2);
-      auto truth = val["labels"].where(val["labels"].ge(0), torch::full({}, kEmptyCell, torch::kInt64));
-      const double acc = 100.0 * predicted.eq(truth).to(torch::kFloat64).mean().item<double>();
+      const double acc = valCellClassAcc(queryCellLogits(valQueries));
       logInfo("mini_blip2 (c): val per-cell class accuracy from the queries {:.2f}%", acc);
       if (ctx.logMetric) ctx.logMetric("train/mini_blip2/val/query_cell_class_acc", acc, 0);
     }
