@@ -71,6 +71,7 @@ void MiniBlip2Options::validate() const {
                                          {generative_lr, "generative_lr"}, {lm_lr, "lm_lr"}})
     PL_CHECK(value > 0, "{} must be positive, got {}", name, value);
   checkOneOf("soft_prompt_position", soft_prompt_position, {"before_target", "start"});
+  PL_CHECK(itm_fraction > 0 && itm_fraction <= 1, "itm_fraction must be in (0, 1], got {}", itm_fraction);
   PL_CHECK(query_cell_weight >= 0, "query_cell_weight must be >= 0, got {}", query_cell_weight);
   PL_CHECK(bridge_context_pos_std >= 0, "bridge_context_pos_std must be >= 0, got {}", bridge_context_pos_std);
   PL_CHECK(vqa_fraction >= 0 && vqa_fraction <= 1, "vqa_fraction must be in [0, 1], got {}", vqa_fraction);

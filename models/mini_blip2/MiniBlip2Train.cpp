@@ -162,7 +162,7 @@ std::string MiniBlip2::recipeOf(const std::string& stage, const model::ModelCont
         "vision_epochs", "vision_batch_size", "vision_lr", "warmup_steps", "weight_decay", "grad_clip"}},
       {"qformer",
        {"num_queries", "bridge_dim", "bridge_depth", "bridge_heads", "bridge_mlp_dim", "embed_dim", "bridge_context_pos_std", "vocab_size",
-        "max_text_len", "batch_size", "qformer_epochs", "qformer_lr", "query_cell_weight"}},
+        "max_text_len", "batch_size", "qformer_epochs", "qformer_lr", "query_cell_weight", "itm_fraction"}},
       {"generative",
        {"lm_dim", "lm_depth", "lm_heads", "lm_mlp_dim", "lm_max_len", "lm_steps", "lm_batch_size", "lm_lr",
         "lm_split", "vqa_split", "generative_steps", "generative_batch_size", "generative_lr", "vqa_fraction",
@@ -326,21 +326,27 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
                auto sim = similarity(itcImage(queryOut), itcText(bridgeText(tokens))) / net_->itcTemp;
                auto itc = (F::cross_entropy(sim, targets) + F::cross_entropy(sim.t(), targets)) / 2;
                if (o.query_cell_weight > 0) itc = itc + o.query_cell_weight * cellLoss(queryCellLogits(queryOut), idx);
-               // Hard negatives for ITM, sampled by ITC similarity (never the positive itself).
+               // Hard negatives for ITM, sampled by ITC similarity (never the positive itself), for the
+               // batch's first m scenes (the batch is already a random draw).
+               const auto m = std::max<std::int64_t>(1, std::llround(o.itm_fraction * static_cast<double>(b)));
                torch::Tensor negText, negImage;
                {
                  torch::NoGradGuard noGrad;
-                 auto eye = torch::eye(b, torch::kBool);
-                 auto wI2t = torch::softmax(sim.detach(), 1).masked_fill(eye, 0) + 1e-9;
-                 auto wT2i = torch::softmax(sim.detach().t(), 1).masked_fill(eye, 0) + 1e-9;
+                 auto eye = torch::eye(b, torch::kBool).narrow(0, 0, m);
+                 auto s = sim.detach().narrow(0, 0, m);
+                 auto st = sim.detach().t().narrow(0, 0, m);
+                 auto wI2t = torch::softmax(s, 1).masked_fill(eye, 0) + 1e-9;
+                 auto wT2i = torch::softmax(st, 1).masked_fill(eye, 0) + 1e-9;
                  wI2t.masked_fill_(eye, 0);
                  wT2i.masked_fill_(eye, 0);
                  negText = torch::multinomial(wI2t, 1, false, negatives).squeeze(1);
                  negImage = torch::multinomial(wT2i, 1, false, negatives).squeeze(1);
                }
-               auto itmFeats = torch::cat({feats, feats, feats.index_select(0, negImage)});
-               auto itmText = torch::cat({tokens, tokens.index_select(0, negText), tokens});
-               auto itmTargets = torch::cat({torch::ones({b}, torch::kInt64), torch::zeros({2 * b}, torch::kInt64)});
+               auto posFeats = feats.narrow(0, 0, m);
+               auto posText = tokens.narrow(0, 0, m);
+               auto itmFeats = torch::cat({posFeats, posFeats, feats.index_select(0, negImage)});
+               auto itmText = torch::cat({posText, tokens.index_select(0, negText), posText});
+               auto itmTargets = torch::cat({torch::ones({m}, torch::kInt64), torch::zeros({2 * m}, torch::kInt64)});
                auto itm = F::cross_entropy(itmLogits(itmFeats, itmText), itmTargets);
                auto trimmed = tokens.narrow(1, 0, std::max<std::int64_t>(2, tokens.ne(kPad).sum(1).max().item<std::int64_t>()));
                auto itgOut = itgLogits(bridgeJoint(feats, trimmed, true));

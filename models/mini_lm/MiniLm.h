@@ -54,7 +54,7 @@ class MiniLm : public model::Model, public model::LanguageModelHead {
     bool tie_embeddings = true;
     std::string train_split = "lm_train";
     std::string val_split = "lm_val";
-    std::int64_t steps = 2000;
+    std::int64_t steps = 1000;
     std::int64_t batch_size = 32;
     double lr = 2e-3;
     std::int64_t warmup_steps = 100;
