@@ -49,4 +49,23 @@ void ensureBlasCore(int argc, char** argv) {
   unsetenv("OPENBLAS_CORETYPE");
 }
 
+namespace {
+using SetThreads = void (*)(int);
+SetThreads setThreadsFn() { return reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")); }
+}  // namespace
+
+int openblasThreads() {
+  using GetThreads = int (*)();
+  auto* fn = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return fn != nullptr ? fn() : 0;
+}
+
+SingleThreadedBlas::SingleThreadedBlas() : previous_(openblasThreads()) {
+  if (auto* set = setThreadsFn(); set != nullptr && previous_ > 1) set(1);
+}
+
+SingleThreadedBlas::~SingleThreadedBlas() {
+  if (auto* set = setThreadsFn(); set != nullptr && previous_ > 1) set(previous_);
+}
+
 }  // namespace prunelab

@@ -25,4 +25,21 @@ bool openblasCoreMisdetected(const std::string& detected, const std::string& bes
 /// loaded; if the exec fails, the program goes on as it is. Each run records the core it ran on.
 void ensureBlasCore(int argc, char** argv);
 
+/// OpenBLAS's thread count (openblas_get_num_threads()); 0 when no OpenBLAS is loaded.
+int openblasThreads();
+
+/// While alive, OpenBLAS runs on one thread (openblas_set_num_threads(1)); the count it had is
+/// restored on destruction. For code that runs its own threads side by side, each calling BLAS:
+/// OpenBLAS's pool beside them would oversubscribe the cores. Does nothing without OpenBLAS.
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas();
+  ~SingleThreadedBlas();
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
 }  // namespace prunelab

@@ -27,5 +27,15 @@ TEST(BlasCoreTest, ThisProcessRunsTheKernelsItsCpuSupports) {
   EXPECT_FALSE(openblasCoreMisdetected(core, best)) << core;
 }
 
+TEST(BlasCoreTest, SingleThreadedBlasRestoresTheThreadCount) {
+  const int before = openblasThreads();
+  if (before == 0) GTEST_SKIP() << "no OpenBLAS loaded";
+  {
+    SingleThreadedBlas one;
+    EXPECT_EQ(openblasThreads(), 1);
+  }
+  EXPECT_EQ(openblasThreads(), before);
+}
+
 }  // namespace
 }  // namespace prunelab
