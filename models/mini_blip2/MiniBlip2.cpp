@@ -48,7 +48,8 @@ void MiniBlip2Options::validate() const {
             {bridge_depth, "bridge_depth"}, {bridge_heads, "bridge_heads"}, {bridge_mlp_dim, "bridge_mlp_dim"},
             {embed_dim, "embed_dim"}, {max_text_len, "max_text_len"}, {lm_dim, "lm_dim"}, {lm_depth, "lm_depth"},
             {lm_heads, "lm_heads"}, {lm_mlp_dim, "lm_mlp_dim"}, {lm_batch_size, "lm_batch_size"},
-            {generative_batch_size, "generative_batch_size"}, {vision_batch_size, "vision_batch_size"},
+            {generative_batch_size, "generative_batch_size"}, {generative_threads, "generative_threads"},
+            {vision_batch_size, "vision_batch_size"},
             {log_every, "log_every"}})
     PL_CHECK(value > 0, "{} must be positive, got {}", name, value);
   PL_CHECK(image_size > 0 && patch_size > 0 && image_size % patch_size == 0,
@@ -403,6 +404,8 @@ torch::Tensor meanTokenLoss(const torch::Tensor& logits, const torch::Tensor& la
                                               torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnore));
 }
 }  // namespace
+
+std::int64_t MiniBlip2::targetCount(const torch::Tensor& labels) { return labels.ne(kIgnore).sum().item<std::int64_t>(); }
 
 torch::Tensor MiniBlip2::lossFromState(const model::Batch& state) {
   auto h = net_->lmLnF->forward(state.at(StackState::kHidden));

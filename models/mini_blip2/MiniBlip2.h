@@ -59,6 +59,7 @@ struct MiniBlip2Options {
   double vqa_fraction = 0.8;
   double generative_itc_weight = 1.0;
   bool generative_itc_on_vqa = true;
+  std::int64_t generative_threads = 2;
   bool qformer_reads_prompt = true;
   std::string soft_prompt_position = "before_target";
   // Shared.
@@ -122,6 +123,12 @@ struct MiniBlip2Options {
       "stage (d): add the ITC loss on the VQA steps too; false = on the caption steps only (measured over 2000 steps, "
       "in a variant whose prompt rows also cross-attended: 53% more steps/s, but test VQA 51.2 vs 54.9 and ITC R@1 "
       "t2i 14.7 vs 23.6, so the ITC loss helps VQA too)");
+    v(generative_threads, "generative_threads",
+      "stage (d): each batch splits into this many consecutive slices, each run forward and backward on a thread of "
+      "its own with OpenBLAS single-threaded meanwhile; the batch-wide ITC loss joins the slices' embeddings, and the "
+      "gradients sum in slice order. The loss is the whole batch's; results depend on the count only through "
+      "floating-point order, so it is part of the recipe. 2 = both cores of a 2-core machine (one LibTorch thread "
+      "with OpenBLAS's two leaves the second core mostly idle here); 1 = one thread");
     v(qformer_reads_prompt, "qformer_reads_prompt",
       "the Q-Former reads the LM's prompt (a VQA question) beside its queries when it makes the soft prompt, as "
       "BLIP-2's VQA fine-tuning conditions it on the question; false = queries only (BLIP-2's zero-shot form)");
@@ -318,6 +325,8 @@ class MiniBlip2 : public model::Model,
   model::Batch languageInputs(const torch::Tensor& softPrompt, const torch::Tensor& tokens, const torch::Tensor& labels);
   /// The LM text and labels of a batch (prefix/target, question/answer, or captions).
   std::pair<torch::Tensor, torch::Tensor> lmText(const model::Batch& batch) const;
+  /// The number of target tokens among lmText's labels (those not -100).
+  static std::int64_t targetCount(const torch::Tensor& labels);
   /// Mean cross-entropy of a final language state over its labels.
   torch::Tensor lossFromState(const model::Batch& state);
   /// lossFromState of each of `parts` equal slices of a final language state along the batch

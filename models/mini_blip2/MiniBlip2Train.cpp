@@ -1,17 +1,22 @@
 // mini_blip2's staged training recipe (BLIP-2's stages at FashionScenes scale); see MiniBlip2.h.
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <functional>
 #include <map>
+#include <optional>
 #include <unordered_map>
 
 #include "framework/config/Value.h"
+#include "framework/core/BlasCore.h"
 #include "framework/core/Log.h"
 #include "framework/core/Options.h"
 #include "framework/core/Progress.h"
+#include "framework/core/Threads.h"
 #include "framework/data/Dataset.h"
 #include "framework/data/TextSource.h"
 #include "framework/model/WeightCache.h"
@@ -63,11 +68,20 @@ bool decays(const std::string& name, const torch::Tensor& t) {
          name != "queries" && name.find("tok_embed") == std::string::npos;
 }
 
+void checkFinite(const std::string& label, std::int64_t step, double loss) {
+  PL_CHECK(std::isfinite(loss), "mini_blip2: {} diverged at step {} (loss {}): lower the learning rate", label, step,
+           loss);
+}
+
+/// One training step's work: the gradients of step `step`'s loss into the trained parameters'
+/// .grad (zeroed before), returning the loss, checked finite before any gradient is taken.
+using StepFn = std::function<double(std::int64_t)>;
+
 /// The one optimisation loop of every stage: AdamW, linear warmup then cosine decay, gradient
 /// clipping, a progress line and the mean loss logged every log_every steps as `metric`.
-void optimize(torch::nn::Module& part, const MiniBlip2Options& o, const model::ModelContext& ctx,
-              const std::string& label, const std::string& metric, std::int64_t steps, double lr,
-              const std::function<torch::Tensor(std::int64_t)>& lossAt) {
+void optimizeSteps(torch::nn::Module& part, const MiniBlip2Options& o, const model::ModelContext& ctx,
+                   const std::string& label, const std::string& metric, std::int64_t steps, double lr,
+                   const StepFn& stepAt) {
   if (steps == 0) return;
   auto optimizer = makeAdamW(part, lr, o.weight_decay, {0.9, 0.98}, decays);
   std::vector<torch::Tensor> params;
@@ -81,13 +95,9 @@ void optimize(torch::nn::Module& part, const MiniBlip2Options& o, const model::M
     const double rate = warmupCosineLr(lr, step, std::min(o.warmup_steps, steps / 4), steps);
     setLearningRate(*optimizer, rate);
     optimizer->zero_grad();
-    auto loss = lossAt(step);
-    PL_CHECK(std::isfinite(loss.item<double>()), "mini_blip2: {} diverged at step {} (loss {}): lower the learning rate",
-             label, step, loss.item<double>());
-    loss.backward();
+    const double value = stepAt(step);
     if (o.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params, o.grad_clip);
     optimizer->step();
-    const double value = loss.item<double>();
     window += value;
     ++windowSteps;
     if (ctx.logMetric && (windowSteps == o.log_every || step + 1 == steps)) {
@@ -99,6 +109,19 @@ void optimize(torch::nn::Module& part, const MiniBlip2Options& o, const model::M
   }
   progress.finish();
   part.eval();
+}
+
+/// optimizeSteps with each step's loss from `lossAt`, its gradients by backward().
+void optimize(torch::nn::Module& part, const MiniBlip2Options& o, const model::ModelContext& ctx,
+              const std::string& label, const std::string& metric, std::int64_t steps, double lr,
+              const std::function<torch::Tensor(std::int64_t)>& lossAt) {
+  optimizeSteps(part, o, ctx, label, metric, steps, lr, [&](std::int64_t step) {
+    auto loss = lossAt(step);
+    const double value = loss.item<double>();
+    checkFinite(label, step, value);
+    loss.backward();
+    return value;
+  });
 }
 
 // A seeded permutation stream: batch `i` of pass `i / perPass` over n examples.
@@ -166,7 +189,8 @@ std::string MiniBlip2::recipeOf(const std::string& stage, const model::ModelCont
       {"generative",
        {"lm_dim", "lm_depth", "lm_heads", "lm_mlp_dim", "lm_max_len", "lm_steps", "lm_batch_size", "lm_lr",
         "lm_split", "vqa_split", "generative_steps", "generative_batch_size", "generative_lr", "vqa_fraction",
-        "generative_itc_weight", "generative_itc_on_vqa", "qformer_reads_prompt", "soft_prompt_position"}}};
+        "generative_itc_weight", "generative_itc_on_vqa", "generative_threads", "qformer_reads_prompt",
+        "soft_prompt_position"}}};
   const auto all = config::toJson(dumpOptions(options_));
   std::string recipe = fmt::format("mini_blip2-v1|{}|{}", ctx.data->fingerprint(), ctx.seed);
   for (const auto* s : {"vision", "qformer", "generative"}) {
@@ -226,13 +250,33 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
     return labels.where(labels.ge(0), torch::full({}, kEmptyCell, torch::kInt64));
   };
   const auto classes = cellClasses(scenes["labels"]);
-  const auto cellLoss = [&](const torch::Tensor& logits, const torch::Tensor& idx) {
+  // Its three terms (class, shade, size), each a mean over its cells (shade and size: non-empty ones).
+  const auto cellTerms = [&](const torch::Tensor& logits, const torch::Tensor& idx) {
     namespace F = torch::nn::functional;
     const auto ignore = F::CrossEntropyFuncOptions().ignore_index(-1);
     auto flat = [&](std::int64_t from, std::int64_t k) { return logits.narrow(2, from, k).reshape({-1, k}); };
-    return F::cross_entropy(flat(0, 11), classes.index_select(0, idx).reshape({-1})) +
-           F::cross_entropy(flat(11, 2), scenes["shades"].index_select(0, idx).reshape({-1}), ignore) +
-           F::cross_entropy(flat(13, 2), scenes["sizes"].index_select(0, idx).reshape({-1}), ignore);
+    return std::array<torch::Tensor, 3>{
+        F::cross_entropy(flat(0, 11), classes.index_select(0, idx).reshape({-1})),
+        F::cross_entropy(flat(11, 2), scenes["shades"].index_select(0, idx).reshape({-1}), ignore),
+        F::cross_entropy(flat(13, 2), scenes["sizes"].index_select(0, idx).reshape({-1}), ignore)};
+  };
+  const auto cellLoss = [&](const torch::Tensor& logits, const torch::Tensor& idx) {
+    const auto t = cellTerms(logits, idx);
+    return t[0] + t[1] + t[2];
+  };
+  // The share of the rows' cellLoss that the slice `part` (a subset of `rows`) carries: each term
+  // weighted by the slice's share of that term's cells, so the slices' shares sum to cellLoss(rows).
+  const auto cellLossShare = [&](const torch::Tensor& logits, const torch::Tensor& part, const torch::Tensor& rows) {
+    const auto t = cellTerms(logits, part);
+    const auto counted = [&](const std::string& field, const torch::Tensor& idx) {
+      return static_cast<double>(scenes[field].index_select(0, idx).ne(-1).sum().item<std::int64_t>());
+    };
+    auto share = t[0] * (static_cast<double>(part.size(0)) / static_cast<double>(rows.size(0)));
+    for (const auto& [term, field] : {std::pair{1, "shades"}, std::pair{2, "sizes"}}) {
+      const double mine = counted(field, part);
+      if (mine > 0) share = share + t[term] * (mine / counted(field, rows));  // none: its mean is NaN, its share 0
+    }
+    return share;
   };
   // Query i's logits for cell i.
   const auto queryCellLogits = [&](const torch::Tensor& queryOut) {
@@ -408,46 +452,104 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
     Batches vqaBatches(questions["image_ids"].size(0), o.generative_batch_size, mixSeed(seed, 31));
     std::int64_t captionStep = 0, vqaStep = 0;
     net_->language->eval();
-    optimize(generative, o, ctx, "train mini_blip2 (d) generative", "train/mini_blip2/generative/loss",
-             o.generative_steps, o.generative_lr, [&](std::int64_t step) {
-               // Deterministic interleaving: VQA on the steps where floor(step * fraction) advances.
-               const bool vqa = std::floor(static_cast<double>(step + 1) * o.vqa_fraction) >
-                                std::floor(static_cast<double>(step) * o.vqa_fraction);
-               model::Batch text;
-               torch::Tensor rows, captions;
-               if (vqa) {
-                 auto idx = vqaBatches.indices(vqaStep);
-                 text.set("questions", questions["questions"].index_select(0, idx));
-                 text.set("answers", questions["answers"].index_select(0, idx));
-                 rows = vqaRows.index_select(0, idx);
-                 // The ITC text of a question's scene: the caption the current caption pass picks for it.
-                 captions = pickCaptions(scenes["all_captions"], rows, captionBatches.choice(captionStep, 5));
-                 ++vqaStep;
-               } else {
-                 rows = captionBatches.indices(captionStep);
-                 captions = pickCaptions(scenes["all_captions"], rows, captionBatches.choice(captionStep, 5));
-                 text.set("captions", captions);
-                 ++captionStep;
-               }
-               auto [tokens, labels] = lmText(text);
-               auto feats = features.index_select(0, rows);
-               auto soft = softPrompt(feats, promptTokens(tokens, labels));
-               auto loss = lossFromState(net_->language->forward(languageInputs(soft, tokens, labels)));
-               if ((o.generative_itc_weight > 0 || o.query_cell_weight > 0) && (!vqa || o.generative_itc_on_vqa)) {
-                 namespace F = torch::nn::functional;
-                 // ITC from the queries alone, as retrieval scores it; the per-cell loss through the
-                 // frozen query_cell_head keeps query i about cell i.
-                 auto queryOut = queryOutputs(feats);
-                 if (o.generative_itc_weight > 0) {
-                   auto sim = similarity(itcImage(queryOut), itcText(bridgeText(captions))) / net_->itcTemp;
-                   auto targets = torch::arange(sim.size(0), torch::kInt64);
-                   loss = loss + o.generative_itc_weight *
-                                     (F::cross_entropy(sim, targets) + F::cross_entropy(sim.t(), targets)) / 2;
-                 }
-                 if (o.query_cell_weight > 0) loss = loss + o.query_cell_weight * cellLoss(queryCellLogits(queryOut), rows);
-               }
-               return loss;
-             });
+    std::vector<torch::Tensor> trained = generative.parameters();
+    // generative_threads slices of each batch run side by side, each calling BLAS on its own.
+    std::optional<SingleThreadedBlas> oneBlasThread;
+    if (o.generative_threads > 1) oneBlasThread.emplace();
+    const std::string label = "train mini_blip2 (d) generative";
+    optimizeSteps(generative, o, ctx, label, "train/mini_blip2/generative/loss", o.generative_steps, o.generative_lr,
+                  [&](std::int64_t step) {
+      // Deterministic interleaving: VQA on the steps where floor(step * fraction) advances.
+      const bool vqa = std::floor(static_cast<double>(step + 1) * o.vqa_fraction) >
+                       std::floor(static_cast<double>(step) * o.vqa_fraction);
+      model::Batch text;
+      torch::Tensor rows, captions;
+      if (vqa) {
+        auto idx = vqaBatches.indices(vqaStep);
+        text.set("questions", questions["questions"].index_select(0, idx));
+        text.set("answers", questions["answers"].index_select(0, idx));
+        rows = vqaRows.index_select(0, idx);
+        // The ITC text of a question's scene: the caption the current caption pass picks for it.
+        captions = pickCaptions(scenes["all_captions"], rows, captionBatches.choice(captionStep, 5));
+        ++vqaStep;
+      } else {
+        rows = captionBatches.indices(captionStep);
+        captions = pickCaptions(scenes["all_captions"], rows, captionBatches.choice(captionStep, 5));
+        text.set("captions", captions);
+        ++captionStep;
+      }
+      auto [tokens, labels] = lmText(text);
+      // The LM loss; then from the queries alone (as retrieval scores them) ITC, and the per-cell
+      // loss through the frozen query_cell_head that keeps query i about cell i.
+      const bool fromQueries = (o.generative_itc_weight > 0 || o.query_cell_weight > 0) && (!vqa || o.generative_itc_on_vqa);
+      const bool itc = fromQueries && o.generative_itc_weight > 0;
+      const bool cells = fromQueries && o.query_cell_weight > 0;
+      // The batch in k consecutive slices, each forward (and later backward) on a thread of its own.
+      // A slice carries its share of the batch's mean losses; ITC, batch-wide, is computed on the
+      // slices' embeddings joined and sends each slice the gradient of its own rows.
+      const std::int64_t b = rows.size(0), k = std::min(o.generative_threads, b);
+      const auto from = [&](std::int64_t s) { return s * b / k; };
+      const auto length = [&](std::int64_t s) { return from(s + 1) - from(s); };
+      const double targets = static_cast<double>(targetCount(labels));
+      struct Slice {
+        torch::Tensor loss, image, text;
+        std::vector<torch::Tensor> grads;
+      };
+      std::vector<Slice> slices(static_cast<std::size_t>(k));
+      runOnThreads(k, [&](std::int64_t s) {
+        at::init_num_threads();  // this thread's intra-op setting: LibTorch's, not the OpenMP default
+        auto& slice = slices[static_cast<std::size_t>(s)];
+        const auto part = rows.narrow(0, from(s), length(s));
+        const auto sliceTokens = tokens.narrow(0, from(s), length(s)), sliceLabels = labels.narrow(0, from(s), length(s));
+        auto feats = features.index_select(0, part);
+        auto soft = softPrompt(feats, promptTokens(sliceTokens, sliceLabels));
+        slice.loss = lossFromState(net_->language->forward(languageInputs(soft, sliceTokens, sliceLabels))) *
+                     (static_cast<double>(targetCount(sliceLabels)) / targets);
+        if (!fromQueries) return;
+        auto queryOut = queryOutputs(feats);
+        if (itc) {
+          slice.image = itcImage(queryOut);
+          slice.text = itcText(bridgeText(captions.narrow(0, from(s), length(s))));
+        }
+        if (cells) slice.loss = slice.loss + o.query_cell_weight * cellLossShare(queryCellLogits(queryOut), part, rows);
+      });
+      double value = 0;
+      for (const auto& slice : slices) value += slice.loss.item<double>();
+      torch::Tensor imageGrad, textGrad;
+      if (itc) {
+        namespace F = torch::nn::functional;
+        std::vector<torch::Tensor> images, texts;
+        for (const auto& slice : slices) images.push_back(slice.image.detach()), texts.push_back(slice.text.detach());
+        auto image = torch::cat(images).requires_grad_(true), textEmb = torch::cat(texts).requires_grad_(true);
+        auto sim = similarity(image, textEmb) / net_->itcTemp;
+        auto truth = torch::arange(b, torch::kInt64);
+        auto loss = o.generative_itc_weight * (F::cross_entropy(sim, truth) + F::cross_entropy(sim.t(), truth)) / 2;
+        value += loss.item<double>();
+        auto grads = torch::autograd::grad({loss}, {image, textEmb});
+        imageGrad = grads[0], textGrad = grads[1];
+      }
+      checkFinite(label, step, value);
+      runOnThreads(k, [&](std::int64_t s) {
+        at::init_num_threads();
+        auto& slice = slices[static_cast<std::size_t>(s)];
+        std::vector<torch::Tensor> outputs = {slice.loss}, outputGrads = {torch::ones_like(slice.loss)};
+        if (itc) {
+          outputs.insert(outputs.end(), {slice.image, slice.text});
+          outputGrads.insert(outputGrads.end(), {imageGrad.narrow(0, from(s), length(s)), textGrad.narrow(0, from(s), length(s))});
+        }
+        slice.grads = torch::autograd::grad(outputs, trained, outputGrads, /*retain_graph=*/false, /*create_graph=*/false,
+                                            /*allow_unused=*/true);
+      });
+      // The gradients sum in slice order, so they do not depend on which thread finished first.
+      for (std::size_t i = 0; i < trained.size(); ++i) {
+        torch::Tensor sum;
+        for (const auto& slice : slices)
+          if (slice.grads[i].defined()) sum = sum.defined() ? sum + slice.grads[i] : slice.grads[i];
+        // (a view, e.g. a slice's own gradient, would break zero_grad's detach_)
+        if (sum.defined()) trained[i].mutable_grad() = sum.is_view() ? sum.clone() : sum;
+      }
+      return value;
+    });
   }
   for (auto& p : net_->parameters()) p.set_requires_grad(true);
   if (!val.empty()) {

@@ -47,6 +47,17 @@ TEST_F(MiniBlip2RunTest, TrainsEveryStageOnceAndEvaluatesEveryTask) {
   EXPECT_TRUE(m3.count("train/mini_blip2/generative/loss"));
   EXPECT_FALSE(m3.count("train/mini_blip2/vision/loss"));
   EXPECT_FALSE(m3.count("train/mini_blip2/qformer/loss"));
+  // Stage (d) on 1 or 3 threads (slices of 16, 5+5+6 rows) instead of the default 2 (the tiny preset
+  // leaves it out, hence +): its own cache
+  // entry, and the same loss but for floating-point order (the mean over steps 6-10).
+  const double loss2 = m3.at("train/mini_blip2/generative/loss");
+  for (const char* threads : {"+model.generative_threads=1", "+model.generative_threads=3"}) {
+    auto r = run(with(args, {"model.generative_steps=10", threads}));
+    ASSERT_EQ(r.status, store::RunStatus::Finished) << threads << ": " << r.error;
+    auto m = store_.metrics(r.runId);
+    ASSERT_TRUE(m.count("train/mini_blip2/generative/loss")) << threads << " loaded another count's weights";
+    EXPECT_NEAR(m.at("train/mini_blip2/generative/loss"), loss2, 1e-4 * loss2) << threads;
+  }
   // Training from scratch in a fresh cache gives the same weights, hence the same metrics.
   auto fourth = run(with(args, {"cache_dir=" + (dir_.path() / "cache2").string()}));
   ASSERT_EQ(fourth.status, store::RunStatus::Finished) << fourth.error;

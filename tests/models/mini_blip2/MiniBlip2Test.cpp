@@ -331,6 +331,9 @@ TEST(MiniBlip2Test, ErrorsSayWhatIsWrong) {
   MiniBlip2::Options bad = tinyOptions();
   bad.bridge_heads = 3;
   EXPECT_CONTAINS(errorOf([&] { MiniBlip2 x(bad); }), "bridge_heads");
+  bad = tinyOptions();
+  bad.generative_threads = 0;
+  EXPECT_CONTAINS(errorOf([&] { MiniBlip2 x(bad); }), "generative_threads must be positive");
   model::Batch noText;
   noText.set("images", pairs(1).at("images"));
   EXPECT_CONTAINS(errorOf([&] { m.loss(noText); }), "'captions'");
