@@ -49,6 +49,7 @@ void MiniBlip2Options::validate() const {
             {embed_dim, "embed_dim"}, {max_text_len, "max_text_len"}, {lm_dim, "lm_dim"}, {lm_depth, "lm_depth"},
             {lm_heads, "lm_heads"}, {lm_mlp_dim, "lm_mlp_dim"}, {lm_batch_size, "lm_batch_size"},
             {generative_batch_size, "generative_batch_size"}, {generative_threads, "generative_threads"},
+            {qformer_threads, "qformer_threads"},
             {vision_batch_size, "vision_batch_size"},
             {log_every, "log_every"}})
     PL_CHECK(value > 0, "{} must be positive, got {}", name, value);

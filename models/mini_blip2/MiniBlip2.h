@@ -48,10 +48,11 @@ struct MiniBlip2Options {
   std::int64_t vision_batch_size = 128;
   double vision_lr = 1e-3;
   // Stage (c): Q-Former on ITC + ITM + ITG with the vision tower frozen.
-  std::int64_t qformer_epochs = 4;
+  std::int64_t qformer_epochs = 6;
   double qformer_lr = 1e-3;
   double query_cell_weight = 1.0;
   double itm_fraction = 0.5;
+  std::int64_t qformer_threads = 2;
   // Stage (d): generative, soft prompt into the frozen LM.
   std::int64_t generative_steps = 2000;
   std::int64_t generative_batch_size = 64;
@@ -113,6 +114,10 @@ struct MiniBlip2Options {
       "stage (c): share of each batch that ITM scores, as BLIP-2 does for the whole batch: for each of those scenes "
       "its positive pair, a hard-negative caption and a hard-negative image (ITM is the costliest of (c)'s losses: "
       "3 joint sequences per scored scene); in (0, 1]");
+    v(qformer_threads, "qformer_threads",
+      "stage (c): threads per step, as generative_threads for (d): each slice of the batch computes its ITG, "
+      "per-cell loss and ITC embeddings, ITC and the hard negatives come from the joined embeddings, then each slice "
+      "scores its share of the ITM pairs; part of the recipe");
     v(generative_steps, "generative_steps", "stage (d): optimizer steps");
     v(generative_batch_size, "generative_batch_size", "stage (d): examples per step");
     v(generative_lr, "generative_lr", "stage (d): peak learning rate");

@@ -124,6 +124,92 @@ void optimize(torch::nn::Module& part, const MiniBlip2Options& o, const model::M
   });
 }
 
+/// The consecutive slices of a batch of `rows` examples that slicedStep runs side by side.
+struct Slicing {
+  std::int64_t rows, count;
+  Slicing(std::int64_t batchRows, std::int64_t threads) : rows(batchRows), count(std::min(threads, batchRows)) {}
+  std::int64_t from(std::int64_t s) const { return s * rows / count; }
+  std::int64_t length(std::int64_t s) const { return from(s + 1) - from(s); }
+  torch::Tensor of(const torch::Tensor& t, std::int64_t s) const { return t.narrow(0, from(s), length(s)); }
+};
+
+/// What a slice's forward gives slicedStep: its share of the batch's per-example losses (the
+/// batch's mean losses weighted by the slice's share of their items, so the shares sum to the
+/// batch's loss), and optionally its rows of the ITC embeddings.
+struct SliceForward {
+  torch::Tensor loss, image, text;
+};
+
+/// One step's gradients with the batch in `slicing.count` slices, each forward and backward on a
+/// thread of its own (with OpenBLAS single-threaded, see SingleThreadedBlas, around the stage):
+///  1. forward(s) on each slice, side by side;
+///  2. joint(image, text), when given and the slices gave embeddings, on the calling thread: the
+///     batch-wide loss of the slices' embeddings joined (ITC needs every pair), its gradient taken
+///     with respect to the joined embeddings (and any trained parameter it reads directly);
+///  3. each slice, side by side again, adds late(s) (when given: its share of a loss that needs
+///     what joint computed, e.g. ITM's hard negatives) and takes the gradient of its loss and of
+///     its embeddings (joint's gradient, its own rows) with respect to `trained`;
+///  4. the gradients sum in a fixed order (joint's, then slice 0, 1, ...) into `trained`'s .grad.
+/// It is the whole batch's loss and gradient up to floating-point order; the return value is the
+/// loss, checked finite.
+double slicedStep(const Slicing& slicing, const std::vector<torch::Tensor>& trained, const std::string& label,
+                  std::int64_t step, const std::function<SliceForward(std::int64_t)>& forward,
+                  const std::function<torch::Tensor(const torch::Tensor&, const torch::Tensor&)>& joint,
+                  const std::function<torch::Tensor(std::int64_t)>& late) {
+  const auto k = static_cast<std::size_t>(slicing.count);
+  std::vector<SliceForward> slices(k);
+  runOnThreads(slicing.count, [&](std::int64_t s) {
+    at::init_num_threads();  // this thread's intra-op setting: LibTorch's, not the OpenMP default
+    slices[static_cast<std::size_t>(s)] = forward(s);
+  });
+  double value = 0;
+  for (const auto& slice : slices) value += slice.loss.item<double>();
+  torch::Tensor imageGrad, textGrad;
+  std::vector<torch::Tensor> jointGrads;
+  if (joint && slices.front().image.defined()) {
+    std::vector<torch::Tensor> images, texts;
+    for (const auto& slice : slices) images.push_back(slice.image.detach()), texts.push_back(slice.text.detach());
+    auto image = torch::cat(images).requires_grad_(true), text = torch::cat(texts).requires_grad_(true);
+    auto loss = joint(image, text);
+    value += loss.item<double>();
+    std::vector<torch::Tensor> inputs = {image, text};
+    inputs.insert(inputs.end(), trained.begin(), trained.end());
+    auto grads = torch::autograd::grad({loss}, inputs, {}, /*retain_graph=*/false, /*create_graph=*/false,
+                                       /*allow_unused=*/true);
+    imageGrad = grads[0], textGrad = grads[1];
+    jointGrads.assign(grads.begin() + 2, grads.end());
+  }
+  std::vector<std::vector<torch::Tensor>> grads(k);
+  std::vector<double> lateValues(k, 0.0);
+  runOnThreads(slicing.count, [&](std::int64_t s) {
+    at::init_num_threads();
+    const auto i = static_cast<std::size_t>(s);
+    auto loss = slices[i].loss;
+    if (late) {
+      auto extra = late(s);
+      lateValues[i] = extra.item<double>();
+      loss = loss + extra;
+    }
+    std::vector<torch::Tensor> outputs = {loss}, outputGrads = {torch::ones_like(loss)};
+    if (imageGrad.defined()) {
+      outputs.insert(outputs.end(), {slices[i].image, slices[i].text});
+      outputGrads.insert(outputGrads.end(), {slicing.of(imageGrad, s), slicing.of(textGrad, s)});
+    }
+    grads[i] = torch::autograd::grad(outputs, trained, outputGrads, /*retain_graph=*/false, /*create_graph=*/false,
+                                     /*allow_unused=*/true);
+  });
+  for (double v : lateValues) value += v;
+  checkFinite(label, step, value);
+  for (std::size_t p = 0; p < trained.size(); ++p) {
+    torch::Tensor sum = jointGrads.empty() ? torch::Tensor() : jointGrads[p];
+    for (const auto& g : grads)
+      if (g[p].defined()) sum = sum.defined() ? sum + g[p] : g[p];
+    // (a view, e.g. a slice's own gradient, would break zero_grad's detach_)
+    if (sum.defined()) trained[p].mutable_grad() = sum.is_view() ? sum.clone() : sum;
+  }
+  return value;
+}
+
 // A seeded permutation stream: batch `i` of pass `i / perPass` over n examples.
 class Batches {
  public:
@@ -185,7 +271,8 @@ std::string MiniBlip2::recipeOf(const std::string& stage, const model::ModelCont
         "vision_epochs", "vision_batch_size", "vision_lr", "warmup_steps", "weight_decay", "grad_clip"}},
       {"qformer",
        {"num_queries", "bridge_dim", "bridge_depth", "bridge_heads", "bridge_mlp_dim", "embed_dim", "bridge_context_pos_std", "vocab_size",
-        "max_text_len", "batch_size", "qformer_epochs", "qformer_lr", "query_cell_weight", "itm_fraction"}},
+        "max_text_len", "batch_size", "qformer_epochs", "qformer_lr", "query_cell_weight", "itm_fraction",
+        "qformer_threads"}},
       {"generative",
        {"lm_dim", "lm_depth", "lm_heads", "lm_mlp_dim", "lm_max_len", "lm_steps", "lm_batch_size", "lm_lr",
         "lm_split", "vqa_split", "generative_steps", "generative_batch_size", "generative_lr", "vqa_fraction",
@@ -355,51 +442,81 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
     Batches batches(n, o.batch_size, mixSeed(seed, 20));
     auto negatives = at::detail::createCPUGenerator(mixSeed(seed, 21));
     namespace F = torch::nn::functional;
-    optimize(qformer, o, ctx, "train mini_blip2 (c) Q-Former", "train/mini_blip2/qformer/loss",
-             o.qformer_epochs * batches.perPass(), o.qformer_lr, [&](std::int64_t step) {
-               auto idx = batches.indices(step);
-               auto feats = features.index_select(0, idx);
-               auto tokens = pickCaptions(scenes["all_captions"], idx, batches.choice(step, 5));
-               {
-                 torch::NoGradGuard noGrad;
-                 net_->itcTemp.clamp_(0.001, 0.5);
-               }
-               const auto b = idx.size(0);
-               auto targets = torch::arange(b, torch::kInt64);
-               auto queryOut = queryOutputs(feats);
-               auto sim = similarity(itcImage(queryOut), itcText(bridgeText(tokens))) / net_->itcTemp;
-               auto itc = (F::cross_entropy(sim, targets) + F::cross_entropy(sim.t(), targets)) / 2;
-               if (o.query_cell_weight > 0) itc = itc + o.query_cell_weight * cellLoss(queryCellLogits(queryOut), idx);
-               // Hard negatives for ITM, sampled by ITC similarity (never the positive itself), for the
-               // batch's first m scenes (the batch is already a random draw).
-               const auto m = std::max<std::int64_t>(1, std::llround(o.itm_fraction * static_cast<double>(b)));
-               torch::Tensor negText, negImage;
-               {
-                 torch::NoGradGuard noGrad;
-                 auto eye = torch::eye(b, torch::kBool).narrow(0, 0, m);
-                 auto s = sim.detach().narrow(0, 0, m);
-                 auto st = sim.detach().t().narrow(0, 0, m);
-                 auto wI2t = torch::softmax(s, 1).masked_fill(eye, 0) + 1e-9;
-                 auto wT2i = torch::softmax(st, 1).masked_fill(eye, 0) + 1e-9;
-                 wI2t.masked_fill_(eye, 0);
-                 wT2i.masked_fill_(eye, 0);
-                 negText = torch::multinomial(wI2t, 1, false, negatives).squeeze(1);
-                 negImage = torch::multinomial(wT2i, 1, false, negatives).squeeze(1);
-               }
-               auto posFeats = feats.narrow(0, 0, m);
-               auto posText = tokens.narrow(0, 0, m);
-               auto itmFeats = torch::cat({posFeats, posFeats, feats.index_select(0, negImage)});
-               auto itmText = torch::cat({posText, tokens.index_select(0, negText), posText});
-               auto itmTargets = torch::cat({torch::ones({m}, torch::kInt64), torch::zeros({2 * m}, torch::kInt64)});
-               auto itm = F::cross_entropy(itmLogits(itmFeats, itmText), itmTargets);
-               auto trimmed = tokens.narrow(1, 0, std::max<std::int64_t>(2, tokens.ne(kPad).sum(1).max().item<std::int64_t>()));
-               auto itgOut = itgLogits(bridgeJoint(feats, trimmed, true));
-               const auto t = trimmed.size(1);
-               auto itg = F::cross_entropy(itgOut.narrow(1, 0, t - 1).reshape({-1, itgOut.size(2)}),
-                                           trimmed.narrow(1, 1, t - 1).reshape({-1}),
-                                           F::CrossEntropyFuncOptions().ignore_index(kPad));
-               return itc + itm + itg;
-             });
+    const std::vector<torch::Tensor> trained = qformer.parameters();
+    // qformer_threads slices of each batch run side by side, each calling BLAS on its own.
+    std::optional<SingleThreadedBlas> oneBlasThread;
+    if (o.qformer_threads > 1) oneBlasThread.emplace();
+    const std::string label = "train mini_blip2 (c) Q-Former";
+    optimizeSteps(qformer, o, ctx, label, "train/mini_blip2/qformer/loss", o.qformer_epochs * batches.perPass(),
+                  o.qformer_lr, [&](std::int64_t step) {
+      auto idx = batches.indices(step);
+      auto feats = features.index_select(0, idx);
+      auto tokens = pickCaptions(scenes["all_captions"], idx, batches.choice(step, 5));
+      {
+        torch::NoGradGuard noGrad;
+        net_->itcTemp.clamp_(0.001, 0.5);
+      }
+      const auto b = idx.size(0);
+      const Slicing slicing(b, o.qformer_threads);
+      // ITG's text: the captions up to the longest (at least 2 tokens); its targets, tokens 1.. .
+      const auto trimmed = [](const torch::Tensor& text) {
+        return text.narrow(1, 0, std::max<std::int64_t>(2, text.ne(kPad).sum(1).max().item<std::int64_t>()));
+      };
+      const auto itgTargets = [](const torch::Tensor& text) {
+        return static_cast<double>(text.narrow(1, 1, text.size(1) - 1).ne(kPad).sum().item<std::int64_t>());
+      };
+      const double allItgTargets = itgTargets(tokens);
+      // Per slice: ITC embeddings, ITG (text decoded from the queries) and the per-cell loss.
+      const auto forward = [&](std::int64_t s) {
+        SliceForward out;
+        const auto part = slicing.of(idx, s), sliceFeats = slicing.of(feats, s), sliceTokens = slicing.of(tokens, s);
+        const auto sliceText = trimmed(sliceTokens);
+        const auto t = sliceText.size(1);
+        auto queryOut = queryOutputs(sliceFeats);
+        out.image = itcImage(queryOut);
+        out.text = itcText(bridgeText(sliceTokens));
+        auto itgOut = itgLogits(bridgeJoint(sliceFeats, sliceText, true));
+        out.loss = F::cross_entropy(itgOut.narrow(1, 0, t - 1).reshape({-1, itgOut.size(2)}),
+                                    sliceText.narrow(1, 1, t - 1).reshape({-1}),
+                                    F::CrossEntropyFuncOptions().ignore_index(kPad)) *
+                   (itgTargets(sliceText) / allItgTargets);
+        if (o.query_cell_weight > 0)
+          out.loss = out.loss + o.query_cell_weight * cellLossShare(queryCellLogits(queryOut), part, idx);
+        return out;
+      };
+      // ITC over the whole batch; then hard negatives for ITM, sampled by ITC similarity (never the
+      // positive itself), for the batch's first m scenes (the batch is already a random draw).
+      const auto m = std::max<std::int64_t>(1, std::llround(o.itm_fraction * static_cast<double>(b)));
+      torch::Tensor itmFeats, itmText, itmTargets;
+      const auto itcThenNegatives = [&](const torch::Tensor& image, const torch::Tensor& text) {
+        auto sim = similarity(image, text) / net_->itcTemp;
+        auto truth = torch::arange(b, torch::kInt64);
+        auto itc = (F::cross_entropy(sim, truth) + F::cross_entropy(sim.t(), truth)) / 2;
+        torch::NoGradGuard noGrad;
+        auto eye = torch::eye(b, torch::kBool).narrow(0, 0, m);
+        auto wI2t = torch::softmax(sim.detach().narrow(0, 0, m), 1).masked_fill(eye, 0) + 1e-9;
+        auto wT2i = torch::softmax(sim.detach().t().narrow(0, 0, m), 1).masked_fill(eye, 0) + 1e-9;
+        wI2t.masked_fill_(eye, 0);
+        wT2i.masked_fill_(eye, 0);
+        auto negText = torch::multinomial(wI2t, 1, false, negatives).squeeze(1);
+        auto negImage = torch::multinomial(wT2i, 1, false, negatives).squeeze(1);
+        auto posFeats = feats.narrow(0, 0, m);
+        auto posText = tokens.narrow(0, 0, m);
+        itmFeats = torch::cat({posFeats, posFeats, feats.index_select(0, negImage)});
+        itmText = torch::cat({posText, tokens.index_select(0, negText), posText});
+        itmTargets = torch::cat({torch::ones({m}, torch::kInt64), torch::zeros({2 * m}, torch::kInt64)});
+        return itc;
+      };
+      // ITM's 3m pairs in slices of their own, each slice's share of the mean.
+      const Slicing itmSlicing(3 * m, slicing.count);
+      const auto itmShare = [&](std::int64_t s) {
+        if (s >= itmSlicing.count) return torch::zeros({});
+        return F::cross_entropy(itmLogits(itmSlicing.of(itmFeats, s), itmSlicing.of(itmText, s)),
+                                itmSlicing.of(itmTargets, s)) *
+               (static_cast<double>(itmSlicing.length(s)) / static_cast<double>(3 * m));
+      };
+      return slicedStep(slicing, trained, label, step, forward, itcThenNegatives, itmShare);
+    });
   });
   if (!val.empty()) {
     torch::NoGradGuard noGrad;
@@ -484,71 +601,31 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
       const bool fromQueries = (o.generative_itc_weight > 0 || o.query_cell_weight > 0) && (!vqa || o.generative_itc_on_vqa);
       const bool itc = fromQueries && o.generative_itc_weight > 0;
       const bool cells = fromQueries && o.query_cell_weight > 0;
-      // The batch in k consecutive slices, each forward (and later backward) on a thread of its own.
-      // A slice carries its share of the batch's mean losses; ITC, batch-wide, is computed on the
-      // slices' embeddings joined and sends each slice the gradient of its own rows.
-      const std::int64_t b = rows.size(0), k = std::min(o.generative_threads, b);
-      const auto from = [&](std::int64_t s) { return s * b / k; };
-      const auto length = [&](std::int64_t s) { return from(s + 1) - from(s); };
+      const Slicing slicing(rows.size(0), o.generative_threads);
       const double targets = static_cast<double>(targetCount(labels));
-      struct Slice {
-        torch::Tensor loss, image, text;
-        std::vector<torch::Tensor> grads;
-      };
-      std::vector<Slice> slices(static_cast<std::size_t>(k));
-      runOnThreads(k, [&](std::int64_t s) {
-        at::init_num_threads();  // this thread's intra-op setting: LibTorch's, not the OpenMP default
-        auto& slice = slices[static_cast<std::size_t>(s)];
-        const auto part = rows.narrow(0, from(s), length(s));
-        const auto sliceTokens = tokens.narrow(0, from(s), length(s)), sliceLabels = labels.narrow(0, from(s), length(s));
+      const auto forward = [&](std::int64_t s) {
+        SliceForward out;
+        const auto part = slicing.of(rows, s), sliceTokens = slicing.of(tokens, s), sliceLabels = slicing.of(labels, s);
         auto feats = features.index_select(0, part);
         auto soft = softPrompt(feats, promptTokens(sliceTokens, sliceLabels));
-        slice.loss = lossFromState(net_->language->forward(languageInputs(soft, sliceTokens, sliceLabels))) *
-                     (static_cast<double>(targetCount(sliceLabels)) / targets);
-        if (!fromQueries) return;
+        out.loss = lossFromState(net_->language->forward(languageInputs(soft, sliceTokens, sliceLabels))) *
+                   (static_cast<double>(targetCount(sliceLabels)) / targets);
+        if (!fromQueries) return out;
         auto queryOut = queryOutputs(feats);
         if (itc) {
-          slice.image = itcImage(queryOut);
-          slice.text = itcText(bridgeText(captions.narrow(0, from(s), length(s))));
+          out.image = itcImage(queryOut);
+          out.text = itcText(bridgeText(slicing.of(captions, s)));
         }
-        if (cells) slice.loss = slice.loss + o.query_cell_weight * cellLossShare(queryCellLogits(queryOut), part, rows);
-      });
-      double value = 0;
-      for (const auto& slice : slices) value += slice.loss.item<double>();
-      torch::Tensor imageGrad, textGrad;
-      if (itc) {
+        if (cells) out.loss = out.loss + o.query_cell_weight * cellLossShare(queryCellLogits(queryOut), part, rows);
+        return out;
+      };
+      const auto itcLoss = [&](const torch::Tensor& image, const torch::Tensor& text) {
         namespace F = torch::nn::functional;
-        std::vector<torch::Tensor> images, texts;
-        for (const auto& slice : slices) images.push_back(slice.image.detach()), texts.push_back(slice.text.detach());
-        auto image = torch::cat(images).requires_grad_(true), textEmb = torch::cat(texts).requires_grad_(true);
-        auto sim = similarity(image, textEmb) / net_->itcTemp;
-        auto truth = torch::arange(b, torch::kInt64);
-        auto loss = o.generative_itc_weight * (F::cross_entropy(sim, truth) + F::cross_entropy(sim.t(), truth)) / 2;
-        value += loss.item<double>();
-        auto grads = torch::autograd::grad({loss}, {image, textEmb});
-        imageGrad = grads[0], textGrad = grads[1];
-      }
-      checkFinite(label, step, value);
-      runOnThreads(k, [&](std::int64_t s) {
-        at::init_num_threads();
-        auto& slice = slices[static_cast<std::size_t>(s)];
-        std::vector<torch::Tensor> outputs = {slice.loss}, outputGrads = {torch::ones_like(slice.loss)};
-        if (itc) {
-          outputs.insert(outputs.end(), {slice.image, slice.text});
-          outputGrads.insert(outputGrads.end(), {imageGrad.narrow(0, from(s), length(s)), textGrad.narrow(0, from(s), length(s))});
-        }
-        slice.grads = torch::autograd::grad(outputs, trained, outputGrads, /*retain_graph=*/false, /*create_graph=*/false,
-                                            /*allow_unused=*/true);
-      });
-      // The gradients sum in slice order, so they do not depend on which thread finished first.
-      for (std::size_t i = 0; i < trained.size(); ++i) {
-        torch::Tensor sum;
-        for (const auto& slice : slices)
-          if (slice.grads[i].defined()) sum = sum.defined() ? sum + slice.grads[i] : slice.grads[i];
-        // (a view, e.g. a slice's own gradient, would break zero_grad's detach_)
-        if (sum.defined()) trained[i].mutable_grad() = sum.is_view() ? sum.clone() : sum;
-      }
-      return value;
+        auto sim = similarity(image, text) / net_->itcTemp;
+        auto truth = torch::arange(sim.size(0), torch::kInt64);
+        return o.generative_itc_weight * (F::cross_entropy(sim, truth) + F::cross_entropy(sim.t(), truth)) / 2;
+      };
+      return slicedStep(slicing, trained, label, step, forward, itcLoss, nullptr);
     });
   }
   for (auto& p : net_->parameters()) p.set_requires_grad(true);

@@ -58,6 +58,16 @@ TEST_F(MiniBlip2RunTest, TrainsEveryStageOnceAndEvaluatesEveryTask) {
     ASSERT_TRUE(m.count("train/mini_blip2/generative/loss")) << threads << " loaded another count's weights";
     EXPECT_NEAR(m.at("train/mini_blip2/generative/loss"), loss2, 1e-4 * loss2) << threads;
   }
+  // Stage (c) on 1 or 3 threads instead of 2: retrained, and the same loss but for floating-point
+  // order (its last logged mean, after the whole of (c)).
+  const double qformerLoss2 = m1.at("train/mini_blip2/qformer/loss");
+  for (const char* threads : {"+model.qformer_threads=1", "+model.qformer_threads=3"}) {
+    auto r = run(with(args, {"model.generative_steps=10", threads}));
+    ASSERT_EQ(r.status, store::RunStatus::Finished) << threads << ": " << r.error;
+    auto m = store_.metrics(r.runId);
+    ASSERT_TRUE(m.count("train/mini_blip2/qformer/loss")) << threads << " loaded another count's weights";
+    EXPECT_NEAR(m.at("train/mini_blip2/qformer/loss"), qformerLoss2, 1e-3 * qformerLoss2) << threads;
+  }
   // Training from scratch in a fresh cache gives the same weights, hence the same metrics.
   auto fourth = run(with(args, {"cache_dir=" + (dir_.path() / "cache2").string()}));
   ASSERT_EQ(fourth.status, store::RunStatus::Finished) << fourth.error;
