@@ -60,7 +60,7 @@ int openblasThreads() {
   return fn != nullptr ? fn() : 0;
 }
 
-SingleThreadedBlas::SingleThreadedBlas() : previous_(openblasThreads()) {
+SingleThreadedBlas::SingleThreadedBlas(bool enabled) : previous_(enabled ? openblasThreads() : 0) {
   if (auto* set = setThreadsFn(); set != nullptr && previous_ > 1) set(1);
 }
 

@@ -30,10 +30,11 @@ int openblasThreads();
 
 /// While alive, OpenBLAS runs on one thread (openblas_set_num_threads(1)); the count it had is
 /// restored on destruction. For code that runs its own threads side by side, each calling BLAS:
-/// OpenBLAS's pool beside them would oversubscribe the cores. Does nothing without OpenBLAS.
+/// OpenBLAS's pool beside them would oversubscribe the cores. Does nothing without OpenBLAS, or
+/// when `enabled` is false (for a caller whose own thread count may be 1).
 class SingleThreadedBlas {
  public:
-  SingleThreadedBlas();
+  explicit SingleThreadedBlas(bool enabled = true);
   ~SingleThreadedBlas();
   SingleThreadedBlas(const SingleThreadedBlas&) = delete;
   SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;

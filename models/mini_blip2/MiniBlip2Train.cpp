@@ -8,7 +8,6 @@
 #include <cmath>
 #include <functional>
 #include <map>
-#include <optional>
 #include <unordered_map>
 
 #include "framework/config/Value.h"
@@ -444,8 +443,7 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
     namespace F = torch::nn::functional;
     const std::vector<torch::Tensor> trained = qformer.parameters();
     // qformer_threads slices of each batch run side by side, each calling BLAS on its own.
-    std::optional<SingleThreadedBlas> oneBlasThread;
-    if (o.qformer_threads > 1) oneBlasThread.emplace();
+    SingleThreadedBlas oneBlasThread(o.qformer_threads > 1);
     const std::string label = "train mini_blip2 (c) Q-Former";
     optimizeSteps(qformer, o, ctx, label, "train/mini_blip2/qformer/loss", o.qformer_epochs * batches.perPass(),
                   o.qformer_lr, [&](std::int64_t step) {
@@ -571,8 +569,7 @@ void MiniBlip2::train(const model::ModelContext& ctx) {
     net_->language->eval();
     std::vector<torch::Tensor> trained = generative.parameters();
     // generative_threads slices of each batch run side by side, each calling BLAS on its own.
-    std::optional<SingleThreadedBlas> oneBlasThread;
-    if (o.generative_threads > 1) oneBlasThread.emplace();
+    SingleThreadedBlas oneBlasThread(o.generative_threads > 1);
     const std::string label = "train mini_blip2 (d) generative";
     optimizeSteps(generative, o, ctx, label, "train/mini_blip2/generative/loss", o.generative_steps, o.generative_lr,
                   [&](std::int64_t step) {

@@ -35,6 +35,11 @@ TEST(BlasCoreTest, SingleThreadedBlasRestoresTheThreadCount) {
     EXPECT_EQ(openblasThreads(), 1);
   }
   EXPECT_EQ(openblasThreads(), before);
+  {
+    SingleThreadedBlas off(false);
+    EXPECT_EQ(openblasThreads(), before) << "a disabled guard leaves the thread count alone";
+  }
+  EXPECT_EQ(openblasThreads(), before);
 }
 
 }  // namespace
