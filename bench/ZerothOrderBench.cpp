@@ -8,7 +8,9 @@
 // weights: the time does not depend on training), its vision and language blocks as targets (32
 // matrices, the bridge kept as the presets do), on 4 batches of 8 synthetic image-caption pairs.
 // BM_ZerothBlip2FastGrouped also joins the ±ε pairs of up to 4 matrices of a block in one suffix
-// forward (pruner.coarse.group=4). On mini_blip2 a vision perturbation must still run the rest of
+// forward (pruner.coarse.group=4). BM_ZerothBlip2Fast{Paired,Grouped}Threads (group 1 and 2) run
+// the suffixes of a block's groups side by side on 2 threads (pruner.coarse.threads=2, OpenBLAS on
+// one thread), against the reference at threads:0 (both cores, OpenBLAS's own two threads). On mini_blip2 a vision perturbation must still run the rest of
 // the ViT, the Q-Former and the whole LM: counting multiply-adds of its default size, the suffixes
 // are 59% of the full forwards, so no exact suffix reuse can pass about 1.7x (1.8x even if the
 // unchanged start of the perturbed block were also skipped); the measured ratio is a little above
@@ -120,12 +122,15 @@ std::vector<prunelab::model::Batch> batches() {
 
 // The timed loop both models share: the scores of every target, in the given mode.
 void timeScores(benchmark::State& state, prunelab::model::Model& model, const std::vector<prunelab::model::Batch>& data,
-                const std::vector<prunelab::model::LinearRef>& targets, bool fast, bool pair, int group) {
+                const std::vector<prunelab::model::LinearRef>& targets, bool fast, bool pair, int group,
+                int suffixThreads) {
   prunelab::prune::ZerothOrderOptions o;
   o.fast = fast;
   o.pair = pair;
   o.group = group;
+  o.threads = suffixThreads;
   state.counters["group"] = group;
+  state.counters["suffix_threads"] = suffixThreads;
   for (auto _ : state) {
     auto scores = prunelab::prune::zerothOrderScores(model, data, targets, o);
     benchmark::DoNotOptimize(scores.data());
@@ -134,14 +139,14 @@ void timeScores(benchmark::State& state, prunelab::model::Model& model, const st
   state.counters["perturbations"] = static_cast<double>(targets.size() * data.size());
 }
 
-void runZeroth(benchmark::State& state, bool fast, bool pair, int group = 1) {
+void runZeroth(benchmark::State& state, bool fast, bool pair, int group = 1, int suffixThreads = 1) {
   pinThreads(state);
   ResidualMlp model;
-  timeScores(state, model, batches(), model.linears(), fast, pair, group);
+  timeScores(state, model, batches(), model.linears(), fast, pair, group, suffixThreads);
 }
 
 // mini_blip2 at its default size; 4 batches of 8 images with 12-word captions ([BOS] w.. [EOS]).
-void runZerothBlip2(benchmark::State& state, bool fast, bool pair, int group = 1) {
+void runZerothBlip2(benchmark::State& state, bool fast, bool pair, int group = 1, int suffixThreads = 1) {
   pinThreads(state);
   prunelab::models::MiniBlip2 model{prunelab::models::MiniBlip2::Options{}};
   model.build(0);
@@ -158,17 +163,21 @@ void runZerothBlip2(benchmark::State& state, bool fast, bool pair, int group = 1
                        .set("captions", captions));
   }
   timeScores(state, model, data, prunelab::prune::selectTargets(model.linears(), {"*.blocks.*"}, {"bridge.*"}), fast,
-             pair, group);
+             pair, group, suffixThreads);
 }
 
 void BM_ZerothBlip2Reference(benchmark::State& state) { runZerothBlip2(state, false, false); }
 void BM_ZerothBlip2Fast(benchmark::State& state) { runZerothBlip2(state, true, false); }
 void BM_ZerothBlip2FastPaired(benchmark::State& state) { runZerothBlip2(state, true, true); }
 void BM_ZerothBlip2FastGrouped(benchmark::State& state) { runZerothBlip2(state, true, true, 4); }
+void BM_ZerothBlip2FastPairedThreads(benchmark::State& state) { runZerothBlip2(state, true, true, 1, 2); }
+void BM_ZerothBlip2FastGroupedThreads(benchmark::State& state) { runZerothBlip2(state, true, true, 2, 2); }
 BENCHMARK(BM_ZerothBlip2Reference)->ArgName("threads")->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ZerothBlip2Fast)->ArgName("threads")->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ZerothBlip2FastPaired)->ArgName("threads")->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ZerothBlip2FastGrouped)->ArgName("threads")->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ZerothBlip2FastPairedThreads)->ArgName("threads")->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ZerothBlip2FastGroupedThreads)->ArgName("threads")->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_ZerothReference(benchmark::State& state) { runZeroth(state, false, false); }
 void BM_ZerothFast(benchmark::State& state) { runZeroth(state, true, false); }

@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <mutex>
 
+#include "framework/core/BlasCore.h"
 #include "framework/core/Error.h"
 #include "framework/core/Progress.h"
 #include "framework/core/Suggest.h"
+#include "framework/core/Threads.h"
 #include "framework/profile/MemoryTracker.h"
 #include "framework/prune/MaskOps.h"
 #include "framework/prune/RowSelection.h"
@@ -84,6 +87,8 @@ void CoarseOptions::validate() const {
   PL_CHECK(batch_size > 0, "coarse.batch_size must be positive, got {} (reference: 8)", batch_size);
   PL_CHECK(group >= 1, "coarse.group must be at least 1 (matrices of one block whose suffixes share a forward), got {}",
            group);
+  PL_CHECK(threads >= 1, "coarse.threads must be at least 1 (suffix forwards side by side; 1 = one after another), got {}",
+           threads);
 }
 
 torch::Tensor zerothOrderNoise(const std::string& name, at::IntArrayRef shape, std::uint64_t seed, std::int64_t batch) {
@@ -98,8 +103,12 @@ std::vector<double> zerothOrderScores(model::Model& model, const std::vector<mod
   PL_CHECK(std::isfinite(options.eps) && options.eps > 0, "zeroth-order eps must be positive, got {}", options.eps);
   PL_CHECK(options.group >= 1, "zeroth-order group must be at least 1 (matrices per suffix forward), got {}",
            options.group);
+  PL_CHECK(options.threads >= 1, "zeroth-order threads must be at least 1, got {}", options.threads);
   const double eps = options.eps;
   const auto group = static_cast<std::size_t>(options.group);
+  const auto threads = options.fast && options.pair ? static_cast<std::size_t>(options.threads) : std::size_t{1};
+  // Side-by-side suffixes each call BLAS: OpenBLAS's own pool beside them would oversubscribe.
+  SingleThreadedBlas oneBlasThread(threads > 1);
   torch::NoGradGuard noGrad;
   model.module().eval();
 
@@ -160,34 +169,61 @@ std::vector<double> zerothOrderScores(model::Model& model, const std::vector<mod
           if (options.pair) {
             // Only block k sees the perturbed matrix: run it at W+εz and at W−εz for up to
             // `group` of its matrices in turn (one perturbed at a time, restored after), then the
-            // unperturbed suffix once on all those outputs.
-            for (std::size_t first = 0; first < inThisBlock.size(); first += group) {
-              const std::size_t count = std::min(group, inThisBlock.size() - first);
-              std::vector<model::Batch> outputs;
-              for (std::size_t j = 0; j < count; ++j) {
-                const auto& t = targets[inThisBlock[first + j]];
-                Perturbation p(t.layer->weight, zerothOrderNoise(t.name, t.layer->weight.sizes(), options.seed, b),
-                               eps);
-                auto runBlock = [&] {
-                  return tagged(activations, [&] { return model.forwardBlock(stack.name, block, state); });
-                };
-                p.plus();
-                outputs.push_back(runBlock());
-                p.minus();
-                outputs.push_back(runBlock());
+            // unperturbed suffix once on all those outputs. With several threads, each takes
+            // every threads-th group; block k's weights are perturbed and read by one thread at a
+            // time (blockLock), while the suffixes, which read only blocks after k, run side by side.
+            const std::size_t groups = (inThisBlock.size() + group - 1) / group;
+            const std::size_t workers = std::min(threads, groups);
+            std::vector<torch::Tensor> losses(groups);
+            std::mutex blockLock;
+            auto work = [&](std::size_t worker) {
+              for (std::size_t g = worker; g < groups; g += workers) {
+                const std::size_t first = g * group;
+                const std::size_t count = std::min(group, inThisBlock.size() - first);
+                std::vector<torch::Tensor> noise;
+                for (std::size_t j = 0; j < count; ++j) {
+                  const auto& t = targets[inThisBlock[first + j]];
+                  noise.push_back(zerothOrderNoise(t.name, t.layer->weight.sizes(), options.seed, b));
+                }
+                std::vector<model::Batch> outputs;
+                {
+                  std::lock_guard<std::mutex> hold(blockLock);
+                  for (std::size_t j = 0; j < count; ++j) {
+                    Perturbation p(targets[inThisBlock[first + j]].layer->weight, noise[j], eps);
+                    auto runBlock = [&] {
+                      return tagged(activations, [&] { return model.forwardBlock(stack.name, block, state); });
+                    };
+                    p.plus();
+                    outputs.push_back(runBlock());
+                    p.minus();
+                    outputs.push_back(runBlock());
+                  }
+                }
+                losses[g] = tagged(activations, [&] {
+                  return model.lossesFromBlock(stack.name, block + 1, outputs, batch);
+                });
               }
-              auto losses = tagged(activations, [&] {
-                return model.lossesFromBlock(stack.name, block + 1, outputs, batch);
+            };
+            if (workers == 1) {
+              work(0);
+            } else {
+              runOnThreads(static_cast<std::int64_t>(workers), [&](std::int64_t w) {
+                at::init_num_threads();
+                torch::NoGradGuard workerNoGrad;  // grad mode is per thread
+                work(static_cast<std::size_t>(w));
               });
-              PL_CHECK(static_cast<std::size_t>(losses.numel()) == outputs.size(),
+            }
+            for (std::size_t g = 0; g < groups; ++g) {
+              const std::size_t first = g * group;
+              const std::size_t count = std::min(group, inThisBlock.size() - first);
+              PL_CHECK(static_cast<std::size_t>(losses[g].numel()) == 2 * count,
                        "Model::lossesFromBlock returned {} losses for {} states: it must return one per state",
-                       losses.numel(), outputs.size());
-              outputs.clear();
+                       losses[g].numel(), 2 * count);
               for (std::size_t j = 0; j < count; ++j) {
                 const auto& t = targets[inThisBlock[first + j]];
                 const auto k = static_cast<std::int64_t>(2 * j);
-                const double lPlus = finiteLoss(losses[k], t.name, "+", b, eps);
-                const double lMinus = finiteLoss(losses[k + 1], t.name, "-", b, eps);
+                const double lPlus = finiteLoss(losses[g][k], t.name, "+", b, eps);
+                const double lMinus = finiteLoss(losses[g][k + 1], t.name, "-", b, eps);
                 scores[inThisBlock[first + j]] += scoreTerm(lPlus, lMinus, eps);
                 progress.advance();
               }

@@ -23,6 +23,7 @@ struct CoarseOptions {
   std::string mode = "fast";
   bool pair = true;
   std::int64_t group = 1;
+  std::int64_t threads = 2;
   std::int64_t nsamples = 32;
   std::int64_t batch_size = 8;
 
@@ -39,6 +40,9 @@ struct CoarseOptions {
     v(group, "group",
       "zeroth fast with pair: the ±ε outputs of up to this many matrices of one block share one suffix forward "
       "(1 = one matrix's pair; more = wider, faster matrix products, and that many times the suffix's activations)");
+    v(threads, "threads",
+      "zeroth fast with pair: the unperturbed suffix forwards of one block run side by side on this many threads "
+      "(OpenBLAS on one thread meanwhile; each thread holds one suffix's activations); 1 = one after another");
     v(nsamples, "nsamples", "calibration samples of the coarse step (reference: 32)");
     v(batch_size, "batch_size", "samples per coarse-step forward (reference: 8); one perturbation per batch");
   }
@@ -52,6 +56,7 @@ struct ZerothOrderOptions {
   bool fast = true;  ///< re-run only the suffix after the perturbed block (Model::lossFromBlock)
   bool pair = true;  ///< fast: +ε and −ε suffixes in one forward (Model::lossesFromBlock)
   std::int64_t group = 1;  ///< pair: the pairs of up to this many matrices of a block in one suffix forward
+  std::int64_t threads = 1;  ///< pair: suffix forwards of one block side by side on this many threads
   std::uint64_t seed = 0;
 };
 
@@ -73,7 +78,13 @@ torch::Tensor zerothOrderNoise(const std::string& name, at::IntArrayRef shape, s
 /// suffixes run as one forward on the two outputs concatenated along the batch and the model
 /// reduces the loss per half; with `group` > 1 the pairs of up to that many matrices of the same
 /// block (each perturbed and restored in turn) share that forward; without it the suffix ops are exactly those of loss(), so fast equals
-/// reference bit for bit. A target outside any block is scored with full forwards in both modes.
+/// reference bit for bit. With `pair` and `threads` > 1, the groups of block k are shared among
+/// that many threads (each takes every threads-th group): running block k at W ± εz is done by one
+/// thread at a time, each matrix restored before the lock is released, while the suffixes, which
+/// read only the blocks after k, run side by side, with OpenBLAS on one thread meanwhile; the next
+/// block starts when all have finished. The scores are summed in the same order as with one
+/// thread, so only the suffixes' rounding can differ (from the BLAS thread count), never which
+/// terms are added. A target outside any block is scored with full forwards in both modes.
 /// A non-finite loss is an error naming the matrix and the batch. Memory tag: the cached block
 /// input states and every forward are Activations.
 std::vector<double> zerothOrderScores(model::Model& model, const std::vector<model::Batch>& batches,

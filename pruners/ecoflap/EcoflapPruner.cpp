@@ -104,6 +104,7 @@ prune::PruneResult EcoflapPruner::prune(prune::PruneContext& ctx) {
         z.fast = o.coarse.mode == "fast";
         z.pair = o.coarse.pair;
         z.group = o.coarse.group;
+        z.threads = o.coarse.threads;
         z.seed = seed;
         scores = prune::zerothOrderScores(ctx.model, batches, targets, z);
       } else {

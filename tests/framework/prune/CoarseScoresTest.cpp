@@ -146,6 +146,21 @@ TEST(CoarseScores, ZerothFastEqualsReferenceAndRestoresWeightsBitExactly) {
     EXPECT_TRUE(bitEqual(m, before));
     EXPECT_LE(maxAbsDiff(grouped, reference), bound) << "group " << group;
   }
+  // Suffixes side by side on threads (waves of up to `threads` groups of one block; 3 threads
+  // meet blocks of 2 groups, so a wave is cut short). OpenBLAS is single-threaded for every
+  // thread count above 1, so 2 and 3 threads run the very same operations: equal bit for bit.
+  for (std::int64_t group : {1, 2}) {
+    o.group = group;
+    std::vector<std::vector<double>> byThreads;
+    for (std::int64_t threads : {2, 3}) {
+      o.threads = threads;
+      byThreads.push_back(zerothOrderScores(m, batches, targets, o));
+      EXPECT_TRUE(bitEqual(m, before)) << "threads " << threads;
+      EXPECT_LE(maxAbsDiff(byThreads.back(), reference), bound) << "group " << group << ", threads " << threads;
+    }
+    EXPECT_EQ(byThreads[0], byThreads[1]) << "group " << group;
+  }
+  o.threads = 1;
   double smallest = reference[0];
   for (double r : reference) smallest = std::min(smallest, r);
   EXPECT_LT(bound, 0.01 * smallest) << "the bound must stay far below every score for the test to mean anything";
@@ -404,6 +419,9 @@ TEST(CoarseScores, OptionsAndNamesAreChecked) {
   o.eps = 0;
   EXPECT_CONTAINS(errorOf([&] { o.validate(); }), "coarse.eps must be a positive number");
   o.eps = 1e-3;
+  o.threads = 0;
+  EXPECT_CONTAINS(errorOf([&] { o.validate(); }), "coarse.threads must be at least 1");
+  o.threads = 2;
   o.mode = "quick";
   EXPECT_CONTAINS(errorOf([&] { o.validate(); }), "'fast'");
   EXPECT_EQ(granularityFromName("layer"), Granularity::Layer);
