@@ -7,13 +7,19 @@
 //    the heads of every attention module and half the neurons of every MLP removed (uniform 50%);
 //  - with PRUNELAB_XVLM_CHECKPOINT=<run folder>/pruned.safetensors, the architecture and the kept
 //    heads and neurons recorded in that checkpoint's metadata (e.g. modal_adaptive's learned
-//    structure), against the dense model of the same options.
-// Counters: params (every parameter of the model) and scenes per second. state.range(0) intra-op
+//    structure), against the dense model of the same options;
+//  - Uneven: the same parameter budget as uniform 50% in widths that alternate from block to block
+//    (a quarter and three quarters of the heads and neurons kept), the shape modal_adaptive's
+//    learned structures have, to tell a cost of uneven widths from a cost of the structure itself.
+// Counters: params (every parameter of the model), scenes per second, and minor page faults per
+// forward (getrusage; a forward whose buffers are mmapped afresh shows thousands). state.range(0) intra-op
 // threads, 0 meaning one per core; compare dense and pruned at the same thread count.
 #include <benchmark/benchmark.h>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <yaml-cpp/yaml.h>
+
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -31,7 +37,16 @@ constexpr std::int64_t kScenes = 32, kTokens = 16;
 
 const char* checkpointPath() { return std::getenv("PRUNELAB_XVLM_CHECKPOINT"); }
 
-std::unique_ptr<MiniXvlm> makeModel(bool pruned) {
+enum class Variant { Dense, Pruned, Uneven };
+
+long minorFaults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
+
+std::unique_ptr<MiniXvlm> makeModel(Variant variant) {
+  const bool pruned = variant != Variant::Dense;
   MiniXvlm::Options options;
   nlohmann::ordered_json structure;
   if (const char* path = checkpointPath()) {
@@ -42,7 +57,23 @@ std::unique_ptr<MiniXvlm> makeModel(bool pruned) {
   options.checkpoint.clear();
   auto model = std::make_unique<MiniXvlm>(options);
   model->build(0);
-  if (pruned && !structure.is_null()) {
+  if (variant == Variant::Uneven) {
+    // Block i keeps the first quarter (i even) or three quarters (i odd) of each attention
+    // module's heads and of the MLP neurons: 50% overall, unevenly spread.
+    prunelab::prune::StructureValues keep;
+    std::int64_t i = 0;
+    auto firstShare = [](std::int64_t n, double share) {
+      const auto kept = std::max<std::int64_t>(1, std::llround(share * static_cast<double>(n)));
+      return torch::arange(n).lt(kept).to(torch::kFloat);
+    };
+    for (const auto& b : model->gatedBlocks()) {
+      const auto& l = b.layout;
+      const double share = i++ % 2 == 0 ? 0.25 : 0.75;
+      keep.heads.push_back(firstShare(l.heads, share).repeat({l.attentionModules()}));
+      keep.neurons.push_back(firstShare(l.mlpDim, share));
+    }
+    model->removeStructures(keep);
+  } else if (pruned && !structure.is_null()) {
     model->applyStructure(structure);
   } else {
     // Dense: a removal that keeps everything, so both models freed the same large tensors before
@@ -68,14 +99,15 @@ prunelab::model::Batch makeBatch() {
   return prunelab::model::Batch().set("images", torch::rand({kScenes, 1, 56, 56}, gen)).set("captions", tokens);
 }
 
-void runModel(benchmark::State& state, bool pruned) {
+void runModel(benchmark::State& state, Variant variant) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int threads = state.range(0) > 0 ? static_cast<int>(state.range(0)) : cores;
   at::set_num_threads(threads);
   state.counters["threads"] = threads;
-  auto model = makeModel(pruned);
+  auto model = makeModel(variant);
   const auto batch = makeBatch();
   torch::NoGradGuard noGrad;
+  const long faultsBefore = minorFaults();
   for (auto _ : state) {
     auto loss = model->loss(batch);
     benchmark::DoNotOptimize(loss.data_ptr<float>());
@@ -83,13 +115,17 @@ void runModel(benchmark::State& state, bool pruned) {
   std::int64_t params = 0;
   for (const auto& p : model->module().parameters()) params += p.numel();
   state.counters["params"] = static_cast<double>(params);
+  state.counters["faults/fwd"] =
+      static_cast<double>(minorFaults() - faultsBefore) / static_cast<double>(std::max<benchmark::IterationCount>(1, state.iterations()));
   state.counters["scenes/s"] = benchmark::Counter(static_cast<double>(kScenes) * static_cast<double>(state.iterations()),
                                                   benchmark::Counter::kIsRate);
 }
 
-void BM_MiniXvlmDense(benchmark::State& state) { runModel(state, false); }
-void BM_MiniXvlmPruned(benchmark::State& state) { runModel(state, true); }
+void BM_MiniXvlmDense(benchmark::State& state) { runModel(state, Variant::Dense); }
+void BM_MiniXvlmPruned(benchmark::State& state) { runModel(state, Variant::Pruned); }
+void BM_MiniXvlmUneven(benchmark::State& state) { runModel(state, Variant::Uneven); }
 BENCHMARK(BM_MiniXvlmDense)->ArgName("threads")->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_MiniXvlmPruned)->ArgName("threads")->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MiniXvlmUneven)->ArgName("threads")->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
