@@ -6,7 +6,7 @@ set datafile missing '?'
 set linetype 1 lc rgb '#4e79a7' lw 2 pt 7 ps 1.2 dt 1
 set linetype 2 lc rgb '#f28e2b' lw 2 pt 5 ps 1.2 dt 1
 set linetype 3 lc rgb '#e15759' lw 2 pt 9 ps 1.2 dt 1
-set yrange [0.383:0.569]
+set yrange [0.33:0.592]
 set xlabel 'block'
 set ylabel 'allocated sparsity'
 set grid
